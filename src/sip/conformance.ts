@@ -54,7 +54,11 @@ const NAME_ADDR_HEADERS: Array<[string, string, boolean]> = [
 /** All diagnostics of a message: the parser's plus the deeper checks. Computed on demand. */
 export function conformance(msg: SipMessage): Diagnostic[] {
   const out: Diagnostic[] = [...msg.diagnostics];
+  const seen = new Set<string>();
   const push = (d: Diagnostic): void => {
+    const key = `${d.code}\u0000${d.message}`;
+    if (seen.has(key)) return;
+    seen.add(key);
     out.push(d);
   };
 

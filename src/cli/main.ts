@@ -1,0 +1,59 @@
+/**
+ * The `trunklab` command. Each subcommand lives in its own module; this file
+ * only dispatches and turns usage errors into exit code 2.
+ */
+import { UsageError } from './args.ts';
+
+const USAGE = `usage: trunklab <command> [options]
+
+commands:
+  lint FILE...                     conformance-check raw SIP messages (one JSON line each)
+  uas --listen HOST:PORT [--transport udp|tcp|tls] [--answer CODE] [--ring-ms N] [--early-media]
+                                   an answering UAS for quick tests
+  options HOST:PORT [--transport udp|tcp|tls] [--count N] [--interval-ms N]
+                                   OPTIONS keep-alives like a Mediation Server's, with round-trip times
+  help                             this text
+`;
+
+type Command = (argv: string[], out: (line: string) => void) => Promise<number>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  lint: async () => (await import('./lint.ts')).lintCommand,
+  uas: async () => (await import('./uas.ts')).uasCommand,
+  options: async () => (await import('./options.ts')).optionsCommand,
+};
+
+// A closed pipe (`trunklab lint ... | head`) ends the command quietly.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`trunklab: unknown command ${JSON.stringify(name)}\n${USAGE}`);
+    return 2;
+  }
+  const out = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  try {
+    return await (await load())(rest, out);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`trunklab ${name}: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`trunklab ${name}: ${(err as Error).stack ?? err}\n`);
+    return 2;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
