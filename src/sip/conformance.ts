@@ -51,8 +51,14 @@ const NAME_ADDR_HEADERS: Array<[string, string, boolean]> = [
   ['reply-to', 'reply-to', false],
 ];
 
+export interface ConformanceOptions {
+  /** Also check URIs against JsSIP's complete RFC 3261 grammar (slower; the linter does). Default true. */
+  strict?: boolean;
+}
+
 /** All diagnostics of a message: the parser's plus the deeper checks. Computed on demand. */
-export function conformance(msg: SipMessage): Diagnostic[] {
+export function conformance(msg: SipMessage, options: ConformanceOptions = {}): Diagnostic[] {
+  const strict = options.strict !== false;
   const out: Diagnostic[] = [...msg.diagnostics];
   const seen = new Set<string>();
   const push = (d: Diagnostic): void => {
@@ -97,7 +103,7 @@ export function conformance(msg: SipMessage): Diagnostic[] {
         for (const p of na.problems) {
           push({ code: `${code}-syntax`, severity: 'error', message: `${canonical(key)}: ${p}`, rule: 'RFC 3261 §20.10, §25.1' });
         }
-        if (na.problems.length === 0 && na.uri && (na.uri.scheme === 'sip' || na.uri.scheme === 'sips')) {
+        if (strict && na.problems.length === 0 && na.uri && (na.uri.scheme === 'sip' || na.uri.scheme === 'sips')) {
           if (strictGrammarAccepts(na.uriText, 'SIP_URI') === false) {
             push({ code: `${code}-uri-strict`, severity: 'warning', message: `${canonical(key)} URI ${na.uriText} does not match the strict RFC 3261 grammar`, rule: 'RFC 3261 §25.1' });
           }
@@ -119,7 +125,7 @@ export function conformance(msg: SipMessage): Diagnostic[] {
       if (!msg.diagnostics.some((d) => d.code.startsWith('request-uri'))) {
         push({ code: 'request-uri-invalid', severity: 'error', message: `Request-URI ${JSON.stringify(msg.requestUri)} is not a URI`, rule: 'RFC 3261 §25.1' });
       }
-    } else if ((ruri.scheme === 'sip' || ruri.scheme === 'sips') && strictGrammarAccepts(msg.requestUri, 'SIP_URI') === false) {
+    } else if (strict && (ruri.scheme === 'sip' || ruri.scheme === 'sips') && strictGrammarAccepts(msg.requestUri, 'SIP_URI') === false) {
       push({ code: 'request-uri-strict', severity: 'warning', message: `Request-URI ${msg.requestUri} does not match the strict RFC 3261 grammar`, rule: 'RFC 3261 §25.1' });
     }
   }

@@ -355,17 +355,39 @@ function checkVersion(version: string, diagnostics: Diagnostic[]): void {
   }
 }
 
-const REQUIRED_REQUEST = ['to', 'from', 'cseq', 'call-id', 'via'];
-const REQUIRED_RESPONSE = ['to', 'from', 'cseq', 'call-id', 'via'];
+/** Required in requests (§8.1.1) and responses (§8.2.6.2); Max-Forwards is checked apart (RFC 2543 peers omit it). */
+const REQUIRED = ['to', 'from', 'cseq', 'call-id', 'via'];
+const REQUIRED_BITS: Record<string, number> = { to: 1, from: 2, cseq: 4, 'call-id': 8, via: 16 };
+const ALL_REQUIRED = 31;
 const ERROR_IF_REPEATED = new Set(['call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-type']);
 
 /** Checks every receiver needs: required fields, single-value fields, scalar ranges, CSeq method. */
 function checkHeaders(sl: StartLine, headers: HeaderField[], diagnostics: Diagnostic[]): void {
-  const counts = new Map<string, number>();
-  for (const h of headers) if (h.key) counts.set(h.key, (counts.get(h.key) ?? 0) + 1);
-  const required = sl.kind === 'request' ? REQUIRED_REQUEST : REQUIRED_RESPONSE;
-  const missing = required.filter((k) => !counts.has(k)).map(canonicalName);
-  if (missing.length > 0) {
+  let present = 0; // bit per REQUIRED key
+  let hasMaxForwards = false;
+  let repeated: Map<string, number> | null = null;
+  let seen: Set<string> | null = null;
+  for (const h of headers) {
+    const key = h.key;
+    const bit = REQUIRED_BITS[key];
+    if (bit !== undefined) {
+      if (present & bit) (repeated ??= new Map()).set(key, (repeated.get(key) ?? 1) + 1);
+      present |= bit;
+      continue;
+    }
+    if (key === 'max-forwards') {
+      if (hasMaxForwards) (repeated ??= new Map()).set(key, (repeated.get(key) ?? 1) + 1);
+      hasMaxForwards = true;
+      continue;
+    }
+    if (key !== 'content-length' && SINGLE_VALUE_HEADERS.has(key)) {
+      seen ??= new Set();
+      if (seen.has(key)) (repeated ??= new Map()).set(key, (repeated.get(key) ?? 1) + 1);
+      seen.add(key);
+    }
+  }
+  if (present !== ALL_REQUIRED) {
+    const missing = REQUIRED.filter((k) => !(present & REQUIRED_BITS[k])).map(canonicalName);
     diagnostics.push({
       code: 'missing-required-header',
       severity: 'error',
@@ -373,11 +395,11 @@ function checkHeaders(sl: StartLine, headers: HeaderField[], diagnostics: Diagno
       rule: sl.kind === 'request' ? 'RFC 3261 §8.1.1, RFC 4475 §3.3.1' : 'RFC 3261 §8.2.6.2',
     });
   }
-  if (sl.kind === 'request' && !counts.has('max-forwards')) {
+  if (sl.kind === 'request' && !hasMaxForwards) {
     diagnostics.push({ code: 'missing-max-forwards', severity: 'warning', message: 'no Max-Forwards (RFC 2543 style request)', rule: 'RFC 3261 §8.1.1.6' });
   }
-  for (const [key, n] of counts) {
-    if (n > 1 && key !== 'content-length' && SINGLE_VALUE_HEADERS.has(key)) {
+  if (repeated !== null) {
+    for (const [key, n] of repeated) {
       diagnostics.push({
         code: 'header-repeated',
         severity: ERROR_IF_REPEATED.has(key) ? 'error' : 'warning',

@@ -51,7 +51,7 @@ function warning(text: string): { name: string; value: string } {
  */
 export function screenRequest(msg: SipMessage, policy: UasPolicy = DEFAULT_UAS_POLICY): Rejection | null {
   if (!msg.isRequest || msg.method === 'ACK') return null;
-  const diagnostics = conformance(msg);
+  const diagnostics = conformance(msg, { strict: false });
   const errors = diagnostics.filter((d) => d.severity === 'error');
   const version = errors.find((d) => d.code === 'version-unsupported');
   if (version) return { status: 505, reason: 'Version Not Supported', headers: [warning(version.message)], diagnostics: [version] };
