@@ -64,8 +64,8 @@ describe('RFC 4475 torture messages', () => {
         return;
       }
       const rejection = screenRequest(r.message);
-      const allowed = exp.uas === 'logic' ? ['logic'] : exp.uas;
-      const got = rejection === null ? 'logic' : rejection.status;
+      const allowed: Array<number | 'logic'> = exp.uas === 'logic' ? ['logic'] : exp.uas;
+      const got: number | 'logic' = rejection === null ? 'logic' : rejection.status;
       if (got === 'logic') assert.ok(allowed.includes('logic'), `expected ${allowed.join('/')}, got through to the UAS logic`);
       else assert.ok(allowed.includes(got) || (allowed.includes(405) && got === 501), `expected ${allowed.join('/')}, got ${got}`);
       if (got === 420) assert.equal(rejection?.headers.find((h) => h.name === 'Unsupported')?.value, exp.unsupported);

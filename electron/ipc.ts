@@ -1,0 +1,27 @@
+/**
+ * The IPC contract between the preload script and the main process: channel
+ * names and the checks both sides apply to every argument. Bundled into both
+ * (the sandboxed preload cannot load files at run time).
+ *
+ * The renderer sees only `window.trunklab` (see preload.ts); its type is
+ * mirrored in renderer/src/bridge.ts.
+ */
+
+export const CHANNELS = {
+  version: 'trunklab:version',
+  log: 'trunklab:log',
+} as const;
+
+export const LOG_LEVELS = ['info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Longer log messages are refused, not truncated: a renderer bug, not data. */
+export const MAX_LOG_MESSAGE_LENGTH = 4000;
+
+export function isLogLevel(value: unknown): value is LogLevel {
+  return typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+export function isLogMessage(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_LOG_MESSAGE_LENGTH;
+}

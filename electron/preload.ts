@@ -1,0 +1,30 @@
+/**
+ * Preload script (sandboxed, context-isolated): the only bridge between the
+ * page and the main process. It exposes `window.trunklab`, a small frozen
+ * object of functions; the page never sees ipcRenderer or any Node object.
+ * Arguments are checked here and checked again in main.ts.
+ */
+import { contextBridge, ipcRenderer } from 'electron';
+
+import { CHANNELS, isLogLevel, isLogMessage, type LogLevel, MAX_LOG_MESSAGE_LENGTH } from './ipc.ts';
+
+const trunklab = Object.freeze({
+  /** The application version (package.json), from the main process. */
+  async version(): Promise<string> {
+    const version: unknown = await ipcRenderer.invoke(CHANNELS.version);
+    if (typeof version !== 'string') throw new TypeError('trunklab.version: unexpected reply');
+    return version;
+  },
+  /** Writes a line to the main process's log (stdout of `electron-forge start`). */
+  log(level: LogLevel, message: string): void {
+    if (!isLogLevel(level)) throw new TypeError('trunklab.log: level must be info, warn or error');
+    if (!isLogMessage(message)) {
+      throw new TypeError(`trunklab.log: message must be a string of at most ${MAX_LOG_MESSAGE_LENGTH} characters`);
+    }
+    ipcRenderer.send(CHANNELS.log, level, message);
+  },
+});
+
+export type TrunklabBridge = typeof trunklab;
+
+contextBridge.exposeInMainWorld('trunklab', trunklab);
