@@ -8,6 +8,7 @@ import { createTransactionLayer } from '../sip/transaction-layer.ts';
 import { createTransport } from '../sip/transport.ts';
 import { UserAgent } from '../sip/user-agent.ts';
 import { intOption, parseArgs, parseHostPort, transportOption, UsageError } from './args.ts';
+import { testTlsOptions } from './tls.ts';
 
 export async function optionsCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const { positionals, options } = parseArgs(argv, {
@@ -25,7 +26,7 @@ export async function optionsCommand(argv: string[], out: (line: string) => void
   const t1 = intOption(options['t1-ms'], 't1-ms', 10, 10_000);
   const v6 = target.host.includes(':');
   const local = options.from === undefined ? (v6 ? '::1' : '127.0.0.1') : parseHostPort(String(options.from), '--from').host;
-  const tp = await createTransport({ listen: [{ transport, host: local, port: 0 }], tls: transport === 'tls' ? { rejectUnauthorized: false } : undefined });
+  const tp = await createTransport({ listen: [{ transport, host: local, port: 0 }], tls: transport === 'tls' ? await testTlsOptions(local) : undefined });
   const layer = createTransactionLayer(tp, t1 ? { timers: { t1 } } : {});
   const ua = new UserAgent(tp, layer, { product: 'RTCC/5.0.0.0 MediationServer' });
   const hostText = v6 ? `[${target.host}]` : target.host;

@@ -23,7 +23,11 @@ export interface StreamFramerOptions {
 }
 
 export class StreamFramer {
-  #pending: Buffer = Buffer.alloc(0);
+  /** Unframed bytes: chunks kept as received, joined only when there is enough to frame. */
+  #chunks: Buffer[] = [];
+  #pendingLength = 0;
+  /** Bytes needed before framing can progress (a known message end, or 0: look now). */
+  #need = 0;
   readonly #maxHeader: number;
   readonly #maxBody: number;
 
@@ -34,14 +38,24 @@ export class StreamFramer {
 
   /** Bytes buffered but not yet framed. */
   get pendingBytes(): number {
-    return this.#pending.length;
+    return this.#pendingLength;
   }
 
   /** Feeds one read; returns every item completed by it, in order. */
   push(chunk: Uint8Array): FramedItem[] {
-    const buf = this.#pending.length === 0 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat([this.#pending, chunk]);
+    if (chunk.byteLength === 0) return [];
+    if (this.#pendingLength + chunk.byteLength < this.#need) {
+      // The rest of a body whose length is known: keep a copy (the caller may reuse its buffer), join nothing yet.
+      this.#chunks.push(Buffer.from(chunk));
+      this.#pendingLength += chunk.byteLength;
+      return [];
+    }
+    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const owned = this.#chunks.length > 0;
+    const buf = owned ? Buffer.concat([...this.#chunks, view], this.#pendingLength + view.length) : view;
     const out: FramedItem[] = [];
     let pos = 0;
+    this.#need = 0;
     while (pos < buf.length) {
       // Keep-alives: CRLF runs between messages.
       if (buf[pos] === 13 || buf[pos] === 10) {
@@ -52,7 +66,7 @@ export class StreamFramer {
         continue;
       }
       const he = findHeaderEnd(buf, pos);
-      if (he === null) {
+      if (he === null || he.end - pos > this.#maxHeader) {
         if (buf.length - pos > this.#maxHeader) {
           out.push({ kind: 'garbage', bytes: Buffer.from(buf.subarray(pos)), reason: `no end of header section within ${this.#maxHeader} bytes` });
           pos = buf.length;
@@ -70,19 +84,32 @@ export class StreamFramer {
         } else bodyLength = Number(v);
       }
       const end = he.end + he.sep + bodyLength;
-      if (end > buf.length) break;
+      if (end > buf.length) {
+        this.#need = end - pos;
+        break;
+      }
       out.push({ kind: 'message', bytes: Buffer.from(buf.subarray(pos, end)) });
       pos = end;
     }
-    this.#pending = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
+    if (pos >= buf.length) {
+      this.#chunks = [];
+      this.#pendingLength = 0;
+    } else {
+      const rest = buf.subarray(pos);
+      // Copy what is not ours, and small tails of big joined buffers (so they can be freed).
+      this.#chunks = [!owned || rest.length * 2 < buf.length ? Buffer.from(rest) : rest];
+      this.#pendingLength = rest.length;
+    }
     return out;
   }
 
   /** Whatever is left when the connection closes (an incomplete message), or null. */
   flush(): Buffer | null {
-    if (this.#pending.length === 0) return null;
-    const rest = this.#pending;
-    this.#pending = Buffer.alloc(0);
+    if (this.#pendingLength === 0) return null;
+    const rest = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#pendingLength);
+    this.#chunks = [];
+    this.#pendingLength = 0;
+    this.#need = 0;
     return rest;
   }
 }
