@@ -147,9 +147,12 @@ export function responseTo(request: SipMessage, status: number, reason: string, 
       case 'cseq':
         res.append(h.name, h.value);
         break;
-      case 'to':
-        res.append(h.name, toTag && !/;\s*tag\s*=/i.test(h.value) ? `${h.value};tag=${toTag}` : h.value);
+      case 'to': {
+        // Only header parameters count: a `tag` URI parameter inside <> is not a To tag.
+        const params = h.value.slice(h.value.lastIndexOf('>') + 1);
+        res.append(h.name, toTag && !/;\s*tag\s*=/i.test(params) ? `${h.value};tag=${toTag}` : h.value);
         break;
+      }
       case 'record-route':
         if (status > 100 && status < 300) res.append(h.name, h.value);
         break;

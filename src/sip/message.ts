@@ -66,6 +66,7 @@ export class SipMessage {
   readonly diagnostics: Diagnostic[];
 
   #vias: Via[] | undefined;
+  #topVia: Via | null | undefined;
   #cseq: CSeq | null | undefined;
   #from: NameAddr | null | undefined;
   #to: NameAddr | null | undefined;
@@ -145,8 +146,14 @@ export class SipMessage {
     return this.#vias;
   }
 
+  /** The top Via; only the first Via line is parsed (proxied requests carry many). */
   get topVia(): Via | undefined {
-    return this.vias[0];
+    if (this.#vias !== undefined) return this.#vias[0];
+    if (this.#topVia === undefined) {
+      const v = this.get('via');
+      this.#topVia = v === undefined ? null : (parseViaList([v])[0] ?? null);
+    }
+    return this.#topVia ?? undefined;
   }
 
   get cseq(): CSeq | null {

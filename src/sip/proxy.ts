@@ -9,6 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { HostPort, TransportProtocol } from './capture.ts';
 import { OutgoingMessage } from './builder.ts';
+import { splitCommaList } from './grammar.ts';
 import type { SipMessage } from './message.ts';
 import { parseNameAddr } from './name-addr.ts';
 import type { Flow } from './transport-types.ts';
@@ -74,10 +75,10 @@ export interface ForwardOptions {
 export function popOwnRoute(out: OutgoingMessage, self: ProxyIdentity): void {
   const top = out.get('route');
   if (top === undefined) return;
-  const first = parseNameAddr(top.split(',')[0]).uri;
+  const first = parseNameAddr(splitCommaList(top)[0]).uri;
   if (first && bareHost(first.host) === self.sentBy.host && (first.port ?? 5060) === self.sentBy.port) {
     const values = out.getAll('route');
-    const rest = values[0].split(',').slice(1).map((s) => s.trim()).filter((s) => s.length > 0);
+    const rest = splitCommaList(values[0]).slice(1).filter((s) => s.length > 0);
     out.removeFirst('Route');
     if (rest.length > 0) out.prepend('Route', rest.join(', '));
   }
@@ -105,7 +106,7 @@ export function forwardRequest(req: SipMessage, flow: Flow, self: ProxyIdentity,
       if (!params.some((p) => p.name.toLowerCase() === 'received')) params.push({ name: 'received', value: flow.remote.host });
     }
     const vias = out.getAll('via');
-    const rest = vias[0].split(',').slice(1);
+    const rest = splitCommaList(vias[0]).slice(1);
     out.removeFirst('Via');
     out.prepend('Via', [formatVia({ transport: top.transport, host: top.host, port: top.port, params }), ...rest.map((s) => s.trim())].join(', '));
   }
@@ -129,7 +130,7 @@ export function recordRouteValue(self: ProxyIdentity): string {
 export function forwardResponse(res: SipMessage): OutgoingMessage {
   const out = OutgoingMessage.from(res);
   const vias = out.getAll('via');
-  const rest = (vias[0] ?? '').split(',').slice(1).map((s) => s.trim()).filter((s) => s.length > 0);
+  const rest = splitCommaList(vias[0] ?? '').slice(1).filter((s) => s.length > 0);
   out.removeFirst('Via');
   if (rest.length > 0) out.prepend('Via', rest.join(', '));
   return out;

@@ -67,6 +67,13 @@ function hostForUri(hp: HostPort): string {
   return hp.host.includes(':') ? `[${hp.host}]` : hp.host;
 }
 
+/** A non-INVITE in-dialog request's answer with extra header fields. */
+export interface InDialogAnswer {
+  status: number;
+  reason?: string;
+  headers?: Array<{ name: string; value: string }>;
+}
+
 export interface SessionEvents {
   /** A provisional response (UAC). */
   onProvisional?(response: SipMessage, session: Session): void;
@@ -74,8 +81,11 @@ export interface SessionEvents {
   onConfirmed?(session: Session): void;
   /** A re-INVITE or UPDATE from the peer; return the response to send (default: 200 mirroring the offer). */
   onReinvite?(request: SipMessage, session: Session): { status: number; sdp?: string } | undefined;
-  /** An in-dialog request other than BYE/INVITE/UPDATE/ACK (INFO, REFER, NOTIFY...); return the status (default 200). */
-  onRequest?(request: SipMessage, session: Session): number | undefined;
+  /**
+   * An in-dialog request other than BYE/INVITE/UPDATE/ACK (INFO, REFER, NOTIFY...); return the status (default 200),
+   * or the status with a reason phrase and extra header fields (e.g. a 403 to a REFER with `ms-diagnostics`).
+   */
+  onRequest?(request: SipMessage, session: Session): number | InDialogAnswer | undefined;
   onEnd?(reason: EndReason, session: Session): void;
 }
 
@@ -528,8 +538,11 @@ export class UserAgent {
         return;
       }
       default: {
-        const status = session.events.onRequest?.(req, session) ?? 200;
-        tx.respond(this.buildResponse(tx, status, undefined, false));
+        const answer = session.events.onRequest?.(req, session) ?? 200;
+        const decision = typeof answer === 'number' ? { status: answer } : answer;
+        const res = this.buildResponse(tx, decision.status, decision.reason, false);
+        for (const h of decision.headers ?? []) res.append(h.name, h.value);
+        tx.respond(res);
       }
     }
   }
