@@ -167,21 +167,19 @@ describe('RFC 4475 field values of valid messages', () => {
   });
 });
 
-test('every torture message parses and lints well under a millisecond (warm)', () => {
+test('every torture message parses well under a millisecond (warm, best of 5 batches)', () => {
   const all = files.map((f) => readFileSync(join(dir, f)));
-  for (const b of all) {
-    const r = parseMessage(b, { datagram: true });
-    if (r.ok) conformance(r.message);
-  }
-  const rounds = 50;
+  for (const b of all) parseMessage(b, { datagram: true });
   let worst = 0;
   for (const b of all) {
-    const t0 = performance.now();
-    for (let i = 0; i < rounds; i++) {
-      const r = parseMessage(b, { datagram: true });
-      if (r.ok) conformance(r.message);
+    let best = Number.POSITIVE_INFINITY;
+    for (let batch = 0; batch < 5; batch++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 20; i++) parseMessage(b, { datagram: true });
+      best = Math.min(best, (performance.now() - t0) / 20);
     }
-    worst = Math.max(worst, (performance.now() - t0) / rounds);
+    worst = Math.max(worst, best);
   }
-  assert.ok(worst < 1, `slowest message took ${worst.toFixed(3)} ms`);
+  // A loaded CI machine still has a wide margin: a message takes a few microseconds.
+  assert.ok(worst < 0.5, `slowest message took ${worst.toFixed(3)} ms`);
 });
