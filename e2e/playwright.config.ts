@@ -2,9 +2,10 @@
  * Playwright configuration for the end-to-end specs (`e2e/**\/*.spec.ts`),
  * run by `npm test` (tools/run-tests.js) when specs exist and Debian's
  * Chromium is installed. Never `npx playwright install`: the browser is the
- * system one. Placeholder until the first spec lands: the UI will be served
- * by `trunklab serve` (browser mode) and, where the Electron binary exists,
- * launched with `_electron.launch` under xvfb-run.
+ * system one. The specs start `trunklab serve` themselves (e2e/host.ts);
+ * globalSetup builds the renderer first. Headed: `xvfb-run -a npx playwright
+ * test --config e2e/playwright.config.ts --headed`. Screenshots of each view
+ * land in test-results/screenshots/.
  */
 import { existsSync } from 'node:fs';
 
@@ -16,12 +17,13 @@ const chromium = existsSync('/usr/lib/chromium/chromium') ? '/usr/lib/chromium/c
 export default defineConfig({
   testDir: '.',
   testMatch: '**/*.spec.ts',
+  globalSetup: './global-setup.ts',
   outputDir: '../test-results',
   reporter: process.env.CI ? [['list'], ['html', { outputFolder: '../playwright-report', open: 'never' }]] : 'list',
   forbidOnly: Boolean(process.env.CI),
   retries: 0,
   workers: 2,
-  timeout: 30_000,
+  timeout: 60_000,
   use: {
     browserName: 'chromium',
     headless: true,

@@ -3,13 +3,18 @@
  * names and the checks both sides apply to every argument. Bundled into both
  * (the sandboxed preload cannot load files at run time).
  *
- * The renderer sees only `window.trunklab` (see preload.ts); its type is
- * mirrored in renderer/src/bridge.ts.
+ * Engine commands travel as (method, params) over one invoke channel; the
+ * main process checks them with `checkArgs` (src/common/rpc.ts), the same
+ * validation the WebSocket host applies. Event batches come back on one
+ * channel. The renderer sees only `window.trunklab` (see preload.ts); its
+ * type is mirrored in renderer/src/bridge.ts.
  */
 
 export const CHANNELS = {
   version: 'trunklab:version',
   log: 'trunklab:log',
+  rpc: 'trunklab:rpc',
+  events: 'trunklab:events',
 } as const;
 
 export const LOG_LEVELS = ['info', 'warn', 'error'] as const;

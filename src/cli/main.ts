@@ -12,6 +12,13 @@ commands:
                                    an answering UAS for quick tests
   options HOST:PORT [--transport udp|tcp|tls] [--count N] [--interval-ms N]
                                    OPTIONS keep-alives like a Mediation Server's, with round-trip times
+  serve [--topology FILE] [--no-ui] [--host H] [--port N] [--external PEER=HOST:PORT[/udp|tcp|tls]]... [--free-ports]
+                                   start the emulated Lync topology; one JSON line per element, then {"ready": true}
+  call [--topology FILE] [--from USER_OR_NUMBER] [--to NUMBER_OR_USER] [--inbound] [--talk-ms N] [--json]
+       [--external PEER=HOST:PORT[/transport]]... [--free-ports]
+                                   place one call through the topology, print the outcome and the flow (exit 0: completed)
+  view FILE... [--host H] [--port N]
+                                   open captures straight into the UI in a browser (prints {"ui": URL})
   help                             this text
 `;
 
@@ -21,6 +28,9 @@ const commands: Record<string, () => Promise<Command>> = {
   lint: async () => (await import('./lint.ts')).lintCommand,
   uas: async () => (await import('./uas.ts')).uasCommand,
   options: async () => (await import('./options.ts')).optionsCommand,
+  view: async () => (await import('./view.ts')).viewCommand,
+  serve: async () => (await import('./serve.ts')).serveCommand,
+  call: async () => (await import('./call.ts')).callCommand,
 };
 
 // A closed pipe (`trunklab lint ... | head`) ends the command quietly.

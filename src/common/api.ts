@@ -25,6 +25,10 @@ export interface ElementStatus {
   lineUri?: string;
   /** For peers: the emulated PSTN numbers. */
   numbers?: string[];
+  /** Mediation Servers: the pool they belong to (the ladder groups its members). */
+  pool?: string;
+  /** Mediation pools: their display name. */
+  poolName?: string;
   /** For peers, as seen by each Mediation Server trunk: trunk name → health. */
   health?: Record<string, Health>;
 }
@@ -80,6 +84,10 @@ export interface MessageSummary {
   callKey?: string;
   legKey?: string;
   retransmission: boolean;
+  /** For a retransmission: the index of the first copy. */
+  retransmissionOf?: number;
+  /** Receive time at the other end when both ends are emulated (the message was recorded once, with both times). */
+  recvTimeUs?: number;
   /** True when an SDP body is present. */
   sdp: boolean;
   size: number;
@@ -93,3 +101,173 @@ export type EngineEvent =
   | { type: 'health'; trunk: string; peer: string; mediation: string; health: Health; reason: string; timeUs: number }
   | { type: 'element'; element: ElementStatus }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; text: string; timeUs: number };
+
+// ---------------------------------------------------------------------------
+// The EngineApi: commands and the event stream, one surface for the CLI, the
+// headless host (WebSocket), the Electron main process (IPC) and the renderer.
+
+export interface TopologyInfo {
+  /** The topology file it was loaded from, or a name. */
+  source: string;
+  description?: string;
+  sipDomain?: string;
+}
+
+/** What went into the trace: the live lab and each imported file. */
+export interface TraceSourceInfo {
+  id: string;
+  kind: 'live' | 'capture' | 'lync-log' | 'trace';
+  name: string;
+  messages: number;
+  /** Problem that stopped an import early (the messages before it are kept). */
+  error?: string;
+}
+
+export interface EngineSnapshot {
+  /** Application version (package.json). */
+  version: string;
+  /** Null when no lab runs (viewing files only). */
+  topology: TopologyInfo | null;
+  elements: ElementStatus[];
+  trunks: TrunkStatus[];
+  calls: CallSummary[];
+  /** Messages in the trace; their indexes are 0 … messageCount-1. */
+  messageCount: number;
+  /** Changes when the trace is cleared: summaries of another generation are stale. */
+  generation: number;
+  sources: TraceSourceInfo[];
+  /** Export formats the engine can write. */
+  exportFormats: ExportFormat[];
+}
+
+export interface PlaceCallRequest {
+  /** A Lync user id (`alice`), a SIP URI, or a PSTN number on a peer. */
+  from: string;
+  /** A number as dialed (`2160`, `+14255550140`) or a user. */
+  to: string;
+}
+
+export type CallActionName = 'answer' | 'hold' | 'resume' | 'transfer' | 'dtmf' | 'hangup';
+export const CALL_ACTIONS: readonly CallActionName[] = ['answer', 'hold', 'resume', 'transfer', 'dtmf', 'hangup'];
+
+export interface CallActionRequest {
+  action: CallActionName;
+  /** transfer: where to. */
+  target?: string;
+  /** dtmf: the digits (0-9, *, #, A-D). */
+  digits?: string;
+}
+
+/** A conformance finding, as the inspector and the ladder badges show it. */
+export interface DiagnosticInfo {
+  code: string;
+  severity: 'error' | 'warning' | 'info';
+  message: string;
+  rule: string;
+  offset?: number;
+}
+
+export interface HeaderRow {
+  /** As sent (`CONTACT`, `v`). */
+  name: string;
+  /** Canonical spelling (`Contact`, `Via`). */
+  canonical: string;
+  value: string;
+}
+
+/** One line of an SDP body, grouped by section. */
+export interface SdpRow {
+  /** `session` or the m= line's media and port (`audio 50000`). */
+  section: string;
+  /** The one-letter type (`v`, `o`, `c`, `m`, `a`, …). */
+  type: string;
+  value: string;
+  /** What the line means, where known (`attribute rtpmap`). */
+  meaning?: string;
+}
+
+export interface MessageDetail {
+  summary: MessageSummary;
+  /** The exact bytes, latin1-decoded (one character per byte). */
+  raw: string;
+  startLine: string;
+  headers: HeaderRow[];
+  /** Body as text (UTF-8). */
+  body: string;
+  contentType?: string;
+  sdp?: SdpRow[];
+  diagnostics: DiagnosticInfo[];
+  /** Why the bytes did not parse as SIP. */
+  parseError?: string;
+  /** Display names of the sending and receiving elements. */
+  fromName: string;
+  toName: string;
+}
+
+export type ExportFormat = 'pcap' | 'pcapng' | 'cls' | 'json' | 'sipp';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['pcap', 'pcapng', 'cls', 'json', 'sipp'];
+
+/** Which messages to export; all of them when empty. */
+export interface Selection {
+  /** Message indexes. */
+  indexes?: number[];
+  /** Messages of one call (its callKey) … */
+  callKey?: string;
+}
+
+export interface ExportRequest {
+  format: ExportFormat;
+  selection?: Selection;
+}
+
+export interface ExportResult {
+  fileName: string;
+  mimeType: string;
+  /** The file's bytes, base64. */
+  data: string;
+  messages: number;
+}
+
+export interface ImportResult {
+  source: TraceSourceInfo;
+  /** Messages added by this import. */
+  added: number;
+}
+
+/** A file the UI uploads to the engine in chunks (browser mode). */
+export interface UploadStart {
+  name: string;
+  size: number;
+}
+
+export type BridgeEvent =
+  | EngineEvent
+  | { type: 'trace-cleared'; generation: number }
+  | { type: 'source'; source: TraceSourceInfo }
+  | { type: 'import-progress'; id: string; name: string; bytes: number; totalBytes: number; done: boolean }
+  | { type: 'trunk'; trunk: TrunkStatus }
+  /** A lab was attached (or replaced): read the snapshot again. */
+  | { type: 'lab'; topology: TopologyInfo | null }
+  | { type: 'open-request'; what: 'capture' | 'export' | 'view'; detail?: string };
+
+/**
+ * The commands. Every implementation (Engine, the WebSocket client, the
+ * Electron preload) speaks exactly this, with JSON-safe arguments.
+ */
+export interface EngineApi {
+  status(): Promise<EngineSnapshot>;
+  /** Summaries of messages `from` (inclusive) to `to` (exclusive). */
+  messages(from: number, to: number): Promise<MessageSummary[]>;
+  messageDetail(index: number): Promise<MessageDetail>;
+  calls(): Promise<CallSummary[]>;
+  placeCall(request: PlaceCallRequest): Promise<CallSummary>;
+  callAction(callId: string, request: CallActionRequest): Promise<CallSummary | null>;
+  /** Uploads: start, base64 chunks in order, finish (which imports). */
+  uploadStart(request: UploadStart): Promise<string>;
+  uploadChunk(uploadId: string, data: string): Promise<number>;
+  uploadFinish(uploadId: string): Promise<ImportResult>;
+  exportTrace(request: ExportRequest): Promise<ExportResult>;
+  clear(): Promise<void>;
+  /** Events arrive in batches (at most one batch per ~50 ms). */
+  subscribe(listener: (events: BridgeEvent[]) => void): () => void;
+}

@@ -501,9 +501,13 @@ export class UserAgent {
         return;
       case 'REGISTER':
       case 'MESSAGE':
-      case 'SUBSCRIBE':
-        tx.reply(405, 'Method Not Allowed');
+      case 'SUBSCRIBE': {
+        // §8.2.1: "The UAS MUST also add an Allow header field to the 405 (Method Not Allowed) response."
+        const res = this.buildResponse(tx, 405, 'Method Not Allowed', false);
+        res.append('Allow', ALLOW);
+        tx.respond(res);
         return;
+      }
       default:
         tx.reply(501, 'Not Implemented');
     }

@@ -1,0 +1,172 @@
+/**
+ * The wire protocol of the EngineApi over a WebSocket (browser mode) and
+ * over Electron IPC (desktop): one request names a method and carries its
+ * arguments as a JSON array; the answer carries a result or an error; the
+ * engine pushes event batches. Both hosts validate every argument with
+ * `checkArgs` before anything reaches the engine: the page is not trusted.
+ */
+import { CALL_ACTIONS, type CallActionRequest, EXPORT_FORMATS, type ExportRequest, type PlaceCallRequest, type UploadStart } from './api.ts';
+import type { BridgeEvent } from './api.ts';
+
+/** Commands of EngineApi callable over a bridge (everything but subscribe). */
+export const RPC_METHODS = [
+  'status',
+  'messages',
+  'messageDetail',
+  'calls',
+  'placeCall',
+  'callAction',
+  'uploadStart',
+  'uploadChunk',
+  'uploadFinish',
+  'exportTrace',
+  'clear',
+] as const;
+export type RpcMethod = (typeof RPC_METHODS)[number];
+
+export interface RpcRequest {
+  id: number;
+  method: RpcMethod;
+  params: unknown[];
+}
+
+export type RpcResponse = { id: number; result: unknown } | { id: number; error: { message: string } };
+
+export interface RpcEvents {
+  events: BridgeEvent[];
+}
+
+/** Largest chunk of an upload, in base64 characters (≈ 1.5 MB of file). */
+export const MAX_UPLOAD_CHUNK = 2 * 1024 * 1024;
+/** Largest file accepted by upload. */
+export const MAX_UPLOAD_SIZE = 2 * 1024 * 1024 * 1024;
+/** At most this many summaries per `messages` call. */
+export const MAX_MESSAGE_PAGE = 20_000;
+
+export function isRpcMethod(value: unknown): value is RpcMethod {
+  return typeof value === 'string' && (RPC_METHODS as readonly string[]).includes(value);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isIndex = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isShortString = (v: unknown, max = 256): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+
+function onlyKeys(value: Record<string, unknown>, keys: readonly string[], what: string): void {
+  for (const key of Object.keys(value)) if (!keys.includes(key)) throw new TypeError(`${what}: unknown property ${JSON.stringify(key)}`);
+}
+
+function placeCallRequest(v: unknown): PlaceCallRequest {
+  if (!isObject(v)) throw new TypeError('placeCall: expected {from, to}');
+  onlyKeys(v, ['from', 'to'], 'placeCall');
+  if (!isShortString(v.from) || !isShortString(v.to)) throw new TypeError('placeCall: from and to must be non-empty strings');
+  return { from: v.from.trim(), to: v.to.trim() };
+}
+
+function callActionRequest(v: unknown): CallActionRequest {
+  if (!isObject(v)) throw new TypeError('callAction: expected {action, …}');
+  onlyKeys(v, ['action', 'target', 'digits'], 'callAction');
+  if (typeof v.action !== 'string' || !(CALL_ACTIONS as readonly string[]).includes(v.action)) {
+    throw new TypeError(`callAction: action must be one of ${CALL_ACTIONS.join(', ')}`);
+  }
+  const out: CallActionRequest = { action: v.action as CallActionRequest['action'] };
+  if (v.target !== undefined) {
+    if (!isShortString(v.target)) throw new TypeError('callAction: target must be a non-empty string');
+    out.target = v.target;
+  }
+  if (v.digits !== undefined) {
+    if (typeof v.digits !== 'string' || !/^[0-9*#A-Da-d]{1,32}$/.test(v.digits)) throw new TypeError('callAction: digits must be 1-32 of 0-9 * # A-D');
+    out.digits = v.digits.toUpperCase();
+  }
+  if (out.action === 'transfer' && out.target === undefined) throw new TypeError('callAction: transfer needs a target');
+  if (out.action === 'dtmf' && out.digits === undefined) throw new TypeError('callAction: dtmf needs digits');
+  return out;
+}
+
+function exportRequest(v: unknown): ExportRequest {
+  if (!isObject(v)) throw new TypeError('exportTrace: expected {format, selection?}');
+  onlyKeys(v, ['format', 'selection'], 'exportTrace');
+  if (typeof v.format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(v.format)) {
+    throw new TypeError(`exportTrace: format must be one of ${EXPORT_FORMATS.join(', ')}`);
+  }
+  const out: ExportRequest = { format: v.format as ExportRequest['format'] };
+  if (v.selection !== undefined) {
+    const s = v.selection;
+    if (!isObject(s)) throw new TypeError('exportTrace: selection must be an object');
+    onlyKeys(s, ['indexes', 'callKey'], 'exportTrace selection');
+    out.selection = {};
+    if (s.indexes !== undefined) {
+      if (!Array.isArray(s.indexes) || s.indexes.length > 10_000_000 || !s.indexes.every(isIndex)) {
+        throw new TypeError('exportTrace: selection.indexes must be message indexes');
+      }
+      out.selection.indexes = s.indexes as number[];
+    }
+    if (s.callKey !== undefined) {
+      if (!isShortString(s.callKey, 1024)) throw new TypeError('exportTrace: selection.callKey must be a string');
+      out.selection.callKey = s.callKey;
+    }
+  }
+  return out;
+}
+
+function uploadStart(v: unknown): UploadStart {
+  if (!isObject(v)) throw new TypeError('uploadStart: expected {name, size}');
+  onlyKeys(v, ['name', 'size'], 'uploadStart');
+  if (!isShortString(v.name, 1024)) throw new TypeError('uploadStart: name must be a non-empty string');
+  if (!isIndex(v.size) || v.size > MAX_UPLOAD_SIZE) throw new TypeError('uploadStart: size must be 0 … 2 GiB');
+  return { name: v.name, size: v.size };
+}
+
+function arity(method: string, params: unknown[], n: number): void {
+  if (params.length !== n) throw new TypeError(`${method} takes ${n} argument${n === 1 ? '' : 's'}, got ${params.length}`);
+}
+
+/**
+ * The arguments of `method`, checked and copied (unknown properties
+ * refused); throws a TypeError saying what is wrong.
+ */
+export function checkArgs(method: RpcMethod, params: unknown): unknown[] {
+  if (!Array.isArray(params)) throw new TypeError(`${method}: params must be an array`);
+  switch (method) {
+    case 'status':
+    case 'calls':
+    case 'clear':
+      arity(method, params, 0);
+      return [];
+    case 'messages': {
+      arity(method, params, 2);
+      const [from, to] = params;
+      if (!isIndex(from) || !isIndex(to) || to < from || to - from > MAX_MESSAGE_PAGE) {
+        throw new TypeError(`messages: expected 0 ≤ from ≤ to, at most ${MAX_MESSAGE_PAGE} apart`);
+      }
+      return [from, to];
+    }
+    case 'messageDetail':
+      arity(method, params, 1);
+      if (!isIndex(params[0])) throw new TypeError('messageDetail: expected a message index');
+      return [params[0]];
+    case 'placeCall':
+      arity(method, params, 1);
+      return [placeCallRequest(params[0])];
+    case 'callAction':
+      arity(method, params, 2);
+      if (!isShortString(params[0], 1024)) throw new TypeError('callAction: expected a call id');
+      return [params[0], callActionRequest(params[1])];
+    case 'uploadStart':
+      arity(method, params, 1);
+      return [uploadStart(params[0])];
+    case 'uploadChunk':
+      arity(method, params, 2);
+      if (!isShortString(params[0])) throw new TypeError('uploadChunk: expected an upload id');
+      if (typeof params[1] !== 'string' || params[1].length > MAX_UPLOAD_CHUNK || !/^[A-Za-z0-9+/]*={0,2}$/.test(params[1])) {
+        throw new TypeError('uploadChunk: data must be base64, at most 2 MiB of text');
+      }
+      return [params[0], params[1]];
+    case 'uploadFinish':
+      arity(method, params, 1);
+      if (!isShortString(params[0])) throw new TypeError('uploadFinish: expected an upload id');
+      return [params[0]];
+    case 'exportTrace':
+      arity(method, params, 1);
+      return [exportRequest(params[0])];
+  }
+}

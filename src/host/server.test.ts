@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import WebSocket from 'ws';
+
+import type { BridgeEvent, MessageDetail, MessageSummary } from '../common/api.ts';
+import { Engine } from '../engine/engine.ts';
+import { type RunningHost, startHost } from './server.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const capture = path.join(root, 'fixtures', 'captures', 'sipp-udp-call.pcap');
+
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+class Client {
+  readonly ws: WebSocket;
+  readonly events: BridgeEvent[] = [];
+  readonly batches: number[] = [];
+  #id = 0;
+  readonly #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.on('message', (data) => {
+      const msg = JSON.parse(data.toString());
+      if (Array.isArray(msg.events)) {
+        this.events.push(...msg.events);
+        this.batches.push(msg.events.length);
+        return;
+      }
+      const p = this.#pending.get(msg.id);
+      this.#pending.delete(msg.id);
+      if (msg.error) p?.reject(new Error(msg.error.message));
+      else p?.resolve(msg.result);
+    });
+  }
+  open(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+    });
+  }
+  call<T>(method: string, ...params: unknown[]): Promise<T> {
+    const id = ++this.#id;
+    this.ws.send(JSON.stringify({ id, method, params }));
+    return new Promise((resolve, reject) => this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject }));
+  }
+}
+
+describe('headless host', () => {
+  let engine: Engine;
+  let host: RunningHost;
+  let rendererDir: string;
+
+  before(async () => {
+    rendererDir = await mkdtemp(path.join(tmpdir(), 'trunklab-host-test-'));
+    await writeFile(path.join(rendererDir, 'index.html'), '<!doctype html><title>Trunklab</title>');
+    engine = new Engine({ version: '9.9.9' });
+    engine.detached();
+    host = await startHost(engine, { rendererDir });
+  });
+  after(async () => {
+    await host.close();
+    await engine.close();
+    await rm(rendererDir, { recursive: true, force: true });
+  });
+
+  it('prints a loopback URL with the token', () => {
+    assert.match(host.url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{32}$/);
+  });
+
+  it('refuses HTTP requests without the token, or with a wrong one', async () => {
+    const base = `http://127.0.0.1:${host.port}`;
+    assert.equal((await get(`${base}/`)).status, 403);
+    assert.equal((await get(`${base}/index.html`)).status, 403);
+    assert.equal((await get(`${base}/?token=wrong`)).status, 403);
+    assert.equal((await get(`${base}/assets/x.js`, { Cookie: 'trunklab_token=wrong' })).status, 403);
+  });
+
+  it('serves the page with the token and sets it as a cookie for the assets', async () => {
+    const page = await get(host.url);
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<title>Trunklab<\/title>/);
+    assert.match(String(page.headers['content-security-policy']), /default-src 'none'/);
+    const cookie = String(page.headers['set-cookie']).split(';')[0]!;
+    assert.match(cookie, /^trunklab_token=/);
+    assert.match(String(page.headers['set-cookie']), /HttpOnly; SameSite=Strict/);
+    assert.equal((await get(`http://127.0.0.1:${host.port}/index.html`, { Cookie: cookie })).status, 200);
+    assert.equal((await get(`http://127.0.0.1:${host.port}/../package.json`, { Cookie: cookie })).status, 404);
+  });
+
+  it('refuses a foreign Host header (DNS rebinding)', async () => {
+    assert.equal((await get(host.url, { Host: `evil.example:${host.port}` })).status, 403);
+  });
+
+  it('refuses WebSockets without the token or from another origin', async () => {
+    for (const [url, origin] of [
+      [`ws://127.0.0.1:${host.port}/ws`, undefined],
+      [`ws://127.0.0.1:${host.port}/ws?token=nope`, undefined],
+      [`ws://127.0.0.1:${host.port}/ws?token=${host.token}`, 'http://evil.example'],
+    ] as const) {
+      const ws = new WebSocket(url, origin ? { origin } : {});
+      const outcome = await new Promise<string>((resolve) => {
+        ws.on('open', () => resolve('open'));
+        ws.on('unexpected-response', (_req, res) => resolve(String(res.statusCode)));
+        ws.on('error', () => resolve('error'));
+      });
+      ws.terminate();
+      assert.notEqual(outcome, 'open', url);
+    }
+  });
+
+  it('answers RPCs, validates arguments and streams events in batches', async () => {
+    const client = new Client(`ws://127.0.0.1:${host.port}/ws?token=${host.token}`);
+    await client.open();
+    const status = await client.call<{ version: string; messageCount: number }>('status');
+    assert.equal(status.version, '9.9.9');
+    assert.equal(status.messageCount, 0);
+    await assert.rejects(client.call('messages', -1, 5), /messages: expected/);
+    await assert.rejects(client.call('placeCall', { from: 'alice', to: '2160', extra: 1 }), /unknown property/);
+    await assert.rejects(client.call('evil'), /unknown method/);
+    await assert.rejects(client.call('placeCall', { from: 'alice', to: '2160' }), /no lab is running/);
+
+    const bytes = await readFile(capture);
+    const id = await client.call<string>('uploadStart', { name: 'sipp-udp-call.pcap', size: bytes.byteLength });
+    await client.call('uploadChunk', id, bytes.subarray(0, 100).toString('base64'));
+    await client.call('uploadChunk', id, bytes.subarray(100).toString('base64'));
+    const imported = await client.call<{ added: number }>('uploadFinish', id);
+    assert.equal(imported.added, 6);
+
+    const deadline = Date.now() + 2000;
+    while (client.events.filter((e) => e.type === 'message').length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const messages = client.events.filter((e) => e.type === 'message').map((e) => (e as { message: MessageSummary }).message);
+    assert.deepEqual(
+      messages.map((m) => (m.kind === 'request' ? m.method : String(m.status))),
+      ['INVITE', '180', '200', 'ACK', 'BYE', '200'],
+    );
+    assert.ok(client.batches.length < client.events.length, 'events arrive batched');
+
+    const page = await client.call<MessageSummary[]>('messages', 0, 100);
+    assert.equal(page.length, 6);
+    const detail = await client.call<MessageDetail>('messageDetail', 0);
+    assert.match(detail.raw, /^INVITE sip:/);
+    assert.ok(detail.headers.some((h) => h.canonical === 'Call-ID'));
+    assert.ok(detail.sdp?.some((r) => r.type === 'm'));
+
+    const exported = await client.call<{ data: string; messages: number }>('exportTrace', { format: 'pcap' });
+    assert.equal(exported.messages, 6);
+    assert.equal(Buffer.from(exported.data, 'base64').readUInt32LE(0), 0xa1b2c3d4);
+    client.ws.close();
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * The calls a lab placed, as the UI and the CLI see them: one `CallRecord`
+ * per call, whatever number of legs (dialogs) it has on the wire. Legs are
+ * known by Call-ID: the Front End proxies (same Call-ID on both of its
+ * sides), the Mediation Server is a B2BUA and reports which two legs it
+ * joined (`LegLink`), so every Call-ID of a call maps to its record.
+ */
+import type { CallState, CallSummary } from '../common/api.ts';
+import { nowUs } from '../sip/capture.ts';
+import type { Session } from '../sip/user-agent.ts';
+
+export class CallRecord {
+  readonly id: string;
+  readonly from: string;
+  readonly to: string;
+  state: CallState = 'dialing';
+  readonly startedUs = nowUs();
+  answeredUs: number | undefined;
+  endedUs: number | undefined;
+  pddMs: number | undefined;
+  status: number | undefined;
+  reason: string | undefined;
+  readonly trunks: string[] = [];
+  readonly legs: string[] = [];
+  /** The originating party's session (the latest attempt for a peer retrying). */
+  caller: Session | null = null;
+  /** The terminating party's session, when the callee is emulated. */
+  callee: Session | null = null;
+  /** Which party is a Lync user: the one that can transfer and hold the Lync way. */
+  callerKind: 'user' | 'peer';
+  calleeKind: 'user' | 'peer' | null = null;
+  callerElement: string;
+  calleeElement: string | null = null;
+  readonly done: Promise<CallSummary>;
+  #resolve: (summary: CallSummary) => void = () => undefined;
+
+  constructor(id: string, from: string, to: string, callerKind: 'user' | 'peer', callerElement: string) {
+    this.id = id;
+    this.from = from;
+    this.to = to;
+    this.callerKind = callerKind;
+    this.callerElement = callerElement;
+    this.done = new Promise((resolve) => {
+      this.#resolve = resolve;
+    });
+  }
+
+  get finished(): boolean {
+    return this.state === 'ended' || this.state === 'failed';
+  }
+
+  summary(): CallSummary {
+    const s: CallSummary = { id: this.id, from: this.from, to: this.to, state: this.state, startedUs: this.startedUs, legs: [...this.legs] };
+    if (this.answeredUs !== undefined) s.answeredUs = this.answeredUs;
+    if (this.endedUs !== undefined) s.endedUs = this.endedUs;
+    if (this.pddMs !== undefined) s.pddMs = Math.round(this.pddMs * 1000) / 1000;
+    if (this.status !== undefined) s.status = this.status;
+    if (this.reason !== undefined) s.reason = this.reason;
+    if (this.trunks.length > 0) s.trunks = [...this.trunks];
+    return s;
+  }
+
+  /** @internal */
+  finish(state: 'ended' | 'failed'): void {
+    if (this.finished) return;
+    this.state = state;
+    this.endedUs = nowUs();
+    this.#resolve(this.summary());
+  }
+}
+
+export class CallRegistry {
+  readonly records = new Map<string, CallRecord>();
+  readonly #byLeg = new Map<string, CallRecord>();
+  #next = 1;
+
+  create(from: string, to: string, callerKind: 'user' | 'peer', callerElement: string): CallRecord {
+    const record = new CallRecord(`call-${this.#next++}`, from, to, callerKind, callerElement);
+    this.records.set(record.id, record);
+    return record;
+  }
+
+  addLeg(record: CallRecord, callId: string): void {
+    if (!record.legs.includes(callId)) record.legs.push(callId);
+    this.#byLeg.set(callId, record);
+  }
+
+  byLeg(callId: string): CallRecord | null {
+    return this.#byLeg.get(callId) ?? null;
+  }
+
+  /** Two Call-IDs the B2BUA joined: whichever is known brings the other into its call. */
+  link(a: string, b: string): CallRecord | null {
+    const record = this.byLeg(a) ?? this.byLeg(b);
+    if (record === null) return null;
+    this.addLeg(record, a);
+    this.addLeg(record, b);
+    return record;
+  }
+
+  get(id: string): CallRecord | null {
+    return this.records.get(id) ?? null;
+  }
+
+  all(): CallRecord[] {
+    return [...this.records.values()];
+  }
+}

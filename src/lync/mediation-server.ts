@@ -1,0 +1,492 @@
+/**
+ * A Mediation Server: a B2BUA between the Front End (its FE side, MTLS 5070
+ * by default) and the peers of its trunks (its gateway side, 5067 TLS /
+ * 5068 TCP, one listening point per port). Each call is two dialogs, one per
+ * side, joined in a `B2buaCall` and reported with `onLegLink`.
+ *
+ * Gateway side, per trunk (`Set-CsTrunkConfiguration`):
+ * - accepts requests only from the peers its trunks name (`trunkForInbound`);
+ *   anything else gets 403 with `ms-diagnostics: 10005` *(the status Lync
+ *   uses is unverified; Lync often just fails the TLS handshake)*;
+ * - OutboundTranslationRulesList / OutboundCallingNumberTranslationRulesList
+ *   and RemovePlusFromUri on the numbers it sends; ForwardPAI;
+ *   ForwardCallHistory (History-Info, never Diversion);
+ *   SipResponseCodeTranslationRulesList on the final responses it receives;
+ *   EnableReferSupport (REFER to the peer for a transfer; REFER from the
+ *   peer is refused with 403 and `ms-diagnostics: 10006`);
+ *   EnableSessionTimer (it refreshes with re-INVITEs at half the interval);
+ *   EnableFastFailoverTimer (no 180/183 — or any provisional, per
+ *   `fastFailoverStoppedBy` — within `fastFailoverTimeoutMs`: CANCEL, and
+ *   503 with `ms-diagnostics: 10002` to the Front End, which tries the next
+ *   trunk);
+ * - OPTIONS keep-alives per trunk (`OptionsKeepAlive`); a call on a trunk
+ *   whose peer is down is refused at once with 503 / 10004;
+ * - wire details of a real one: `User-Agent: RTCC/5.0.0.0 MediationServer`,
+ *   `Supported: 100rel` (announced; PRACK is not implemented, so reliable
+ *   provisionals are not required of the peer), From with `epid` before the
+ *   tag, SDP with `s=session`, `b=CT:1000`, `8 0 101`, SRTP offered as
+ *   optional on TLS.
+ *
+ * MaxEarlyDialogs limits forked early dialogs on calls *from* the peer; the
+ * emulated Front End never forks (one endpoint per user), so the limit is
+ * never reached here.
+ *
+ * Hold from Lync (`a=inactive`) is answered on the FE side at once (the
+ * Mediation Server terminates media) and passed to the peer as a re-INVITE;
+ * a peer answering that hold with `a=sendrecv` gets the call dropped (BYE on
+ * both sides, `ms-diagnostics: 10010`), as the domain doc describes.
+ */
+import { buildOffer, type Direction, reoffer, summarize } from '../sdp/offer-answer.ts';
+import { newTag } from '../sip/builder.ts';
+import type { SipMessage } from '../sip/message.ts';
+import { parseNameAddrList } from '../sip/name-addr.ts';
+import type { ServerTransaction } from '../sip/transaction-server.ts';
+import type { Destination } from '../sip/transport-types.ts';
+import { type Session, type SessionEvents, UserAgent } from '../sip/user-agent.ts';
+import { isE164, dialString } from './dial-plan.ts';
+import { answerReinvite, sdpForIncoming } from './endpoint-behaviour.ts';
+import { trunkingParam } from './front-end.ts';
+import type { HealthTransition } from './health.ts';
+import { formatMsDiagnostics, MEDIATION, type MsDiagnostic } from './ms-diagnostics.ts';
+import { OptionsKeepAlive } from './options-keepalive.ts';
+import { MediaPorts, type SipStack, uriHost } from './sip-stack.ts';
+import type { Listener, MediationServer as MediationServerModel, Topology, Trunk } from './topology.ts';
+import { findPeer, trunkForInbound, trunksOfMediationServer } from './trunk.ts';
+import { effectiveSrtpMode } from './trunk-configuration.ts';
+import { isupCauseOf, translateCalledNumber, translateCallingNumber, translateResponseCode } from './translation.ts';
+
+export const MEDIATION_PRODUCT = 'RTCC/5.0.0.0 MediationServer';
+
+/** One dialog of a call as the trace store keys it. */
+export interface LegId {
+  callId: string;
+  localTag: string;
+  /** Null until the other side answered with a tag. */
+  remoteTag: string | null;
+}
+
+/** The two legs the B2BUA joins into one call (reported again once both dialogs have their tags). */
+export interface LegLink {
+  mediation: string;
+  trunk: string;
+  /** `outbound`: Lync → peer; `inbound`: peer → Lync. */
+  direction: 'outbound' | 'inbound';
+  frontEnd: LegId;
+  gateway: LegId;
+}
+
+export interface MediationContext {
+  topology: Topology;
+  onLegLink?(link: LegLink): void;
+  onHealth?(trunk: Trunk, transition: HealthTransition): void;
+  log?(level: 'info' | 'warn' | 'error', text: string): void;
+}
+
+export interface GatewaySide {
+  listener: Listener;
+  stack: SipStack;
+  ua: UserAgent;
+}
+
+/** One call through the B2BUA. */
+export class B2buaCall {
+  readonly trunk: Trunk;
+  readonly direction: 'outbound' | 'inbound';
+  fe: Session | null = null;
+  gw: Session | null = null;
+  readonly timers = new Set<NodeJS.Timeout>();
+  constructor(trunk: Trunk, direction: 'outbound' | 'inbound') {
+    this.trunk = trunk;
+    this.direction = direction;
+  }
+  clearTimers(): void {
+    for (const t of this.timers) {
+      clearTimeout(t);
+      clearInterval(t);
+    }
+    this.timers.clear();
+  }
+}
+
+function legId(s: Session): LegId {
+  return { callId: s.callId, localTag: s.localTag, remoteTag: s.dialog?.remoteTag || null };
+}
+
+export class MediationServer {
+  readonly model: MediationServerModel;
+  readonly ctx: MediationContext;
+  readonly feStack: SipStack;
+  readonly feUa: UserAgent;
+  readonly gatewaySides: GatewaySide[];
+  readonly keepAlives = new Map<string, OptionsKeepAlive>();
+  readonly calls = new Set<B2buaCall>();
+  readonly #media: MediaPorts;
+  readonly #epid = newTag().slice(0, 10);
+  #stopped = false;
+
+  constructor(model: MediationServerModel, feStack: SipStack, gateways: Array<{ listener: Listener; stack: SipStack }>, ctx: MediationContext) {
+    this.model = model;
+    this.ctx = ctx;
+    this.feStack = feStack;
+    this.#media = new MediaPorts(40000 + (Number(model.address.split('.').pop()) % 50) * 400);
+    this.feUa = new UserAgent(feStack.transport, feStack.layer, {
+      product: MEDIATION_PRODUCT,
+      supported: ['100rel', 'ms-safe-transfer', 'ms-bypass'],
+    });
+    this.feUa.onInvite = (session, req) => this.#outbound(session, req);
+    this.gatewaySides = gateways.map(({ listener, stack }) => {
+      const ua = new UserAgent(stack.transport, stack.layer, { product: MEDIATION_PRODUCT, supported: ['100rel'] });
+      const side: GatewaySide = { listener, stack, ua };
+      ua.onInvite = (session, req) => this.#inbound(side, session, req);
+      return side;
+    });
+    for (const trunk of trunksOfMediationServer(ctx.topology, model.name)) {
+      const side = this.#sideFor(trunk);
+      if (side === null) continue;
+      const from = `<sip:${uriHost(model.gatewayAddress)}:${trunk.mediationPort};transport=${trunk.transport}>`;
+      this.keepAlives.set(trunk.name, new OptionsKeepAlive(trunk, side.ua, from, { onTransition: (t, tr) => this.ctx.onHealth?.(t, tr) }));
+    }
+  }
+
+  get name(): string {
+    return this.model.name;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  start(): void {
+    for (const k of this.keepAlives.values()) k.start();
+  }
+
+  /**
+   * The OPTIONS view of a trunk's peer. A stopped Mediation Server does not
+   * report itself down: the Front End finds out when it cannot connect, as
+   * with a real server that died.
+   */
+  isTrunkDown(trunk: string): boolean {
+    return this.keepAlives.get(trunk)?.isDown ?? false;
+  }
+
+  #sideFor(trunk: Trunk): GatewaySide | null {
+    return this.gatewaySides.find((s) => s.listener.transport === trunk.transport && s.listener.port === trunk.mediationPort) ?? null;
+  }
+
+  #diag(d: MsDiagnostic, extra: Record<string, string> = {}): { name: string; value: string } {
+    return { name: 'ms-diagnostics', value: formatMsDiagnostics(d, this.model.fqdn, extra) };
+  }
+
+  #link(call: B2buaCall): void {
+    if (call.fe === null || call.gw === null) return;
+    this.ctx.onLegLink?.({ mediation: this.name, trunk: call.trunk.name, direction: call.direction, frontEnd: legId(call.fe), gateway: legId(call.gw) });
+  }
+
+  #frontEndDest(): Destination {
+    const fe = this.ctx.topology.frontEnd;
+    const transport = this.model.frontEndTransport;
+    const port = (transport === 'tls' ? fe.tlsPort : fe.tcpPort) ?? 5061;
+    return { transport, host: fe.address, port };
+  }
+
+  #track(call: B2buaCall, session: Session, other: () => Session | null): void {
+    const previous = session.events.onEnd;
+    session.events.onEnd = (reason, s) => {
+      previous?.(reason, s);
+      const o = other();
+      if (o !== null && !o.ended && (reason.kind === 'bye' || reason.kind === 'cancelled' || reason.kind === 'closed')) o.hangup();
+      if ((call.fe?.ended ?? true) && (call.gw?.ended ?? true)) {
+        call.clearTimers();
+        this.calls.delete(call);
+      }
+    };
+  }
+
+  // ------------------------------------------------------------ Lync → peer
+
+  #outbound(fe: Session, req: SipMessage): void {
+    const topology = this.ctx.topology;
+    const trunks = trunksOfMediationServer(topology, this.name);
+    const named = trunkingParam(req.get('ms-trunking-peer'));
+    const trunk = trunks.find((t) => t.name === named) ?? trunks.find((t) => findPeer(topology, t.peer)?.fqdn === req.requestUriParsed?.host) ?? null;
+    if (trunk === null) {
+      fe.reject(404, 'Not Found', [this.#diag(MEDIATION.unknownPeer)]);
+      return;
+    }
+    const side = this.#sideFor(trunk);
+    if (side === null || this.#stopped || this.isTrunkDown(trunk.name)) {
+      fe.reject(503, 'Service Unavailable', [this.#diag(MEDIATION.gatewayDown, { Trunk: trunk.name })]);
+      return;
+    }
+    const config = trunk.configuration;
+    const call = new B2buaCall(trunk, 'outbound');
+    this.calls.add(call);
+    call.fe = fe;
+    fe.progress(100);
+
+    const called = translateCalledNumber(dialString(req.requestUri), config).number;
+    const pai = req.getAll('p-asserted-identity').flatMap((v) => parseNameAddrList(v));
+    const tel = pai.find((na) => na.uriText.startsWith('tel:'));
+    const callingRaw = tel !== undefined ? dialString(tel.uriText) : dialString(req.from?.uriText ?? 'anonymous');
+    const calling = translateCallingNumber(callingRaw.replace(/;ext=.*$/, ''), config).number;
+    const gwHost = uriHost(this.model.gatewayAddress);
+    const display = req.from?.display ? `${req.from.display} ` : '';
+    const peerHost = uriHost(trunk.peerAddress);
+    const target = `sip:${called}@${peerHost}:${trunk.peerPort};user=phone`;
+    const headers: Array<{ name: string; value: string }> = [];
+    if (config.forwardPai) headers.push({ name: 'P-Asserted-Identity', value: `<sip:${calling}@${gwHost};user=phone>` });
+    if (config.forwardCallHistory) {
+      headers.push({ name: 'History-Info', value: `<${req.requestUri}>;index=1` });
+      headers.push({ name: 'History-Info', value: `<${target}>;index=1.1` });
+    }
+    if (config.enableSessionTimer) {
+      headers.push({ name: 'Session-Expires', value: `${config.sessionExpiresSeconds};refresher=uac` });
+      headers.push({ name: 'Min-SE', value: '90' });
+    }
+    const gwOffer = buildOffer({
+      address: this.model.gatewayAddress,
+      port: this.#media.take(),
+      mediationStyle: true,
+      srtpOptional: effectiveSrtpMode(trunk) !== 'NotSupported',
+    });
+    const feSdp = sdpForIncoming(fe.remoteSdp, { address: this.model.address, port: this.#media.take() }, { dtmfPayloadType: 101 });
+    const feAnswer = feSdp.ok ? feSdp.sdp : null;
+
+    let fastFailed = false;
+    let failoverTimer: NodeJS.Timeout | null = null;
+    const stopFailoverTimer = (): void => {
+      if (failoverTimer !== null) {
+        clearTimeout(failoverTimer);
+        call.timers.delete(failoverTimer);
+        failoverTimer = null;
+      }
+    };
+    const gwEvents: SessionEvents = {
+      onProvisional: (res) => {
+        if (res.status >= 180 || config.fastFailoverStoppedBy === 'any-provisional') stopFailoverTimer();
+        if (res.status === 100) return;
+        const withSdp = res.body.length > 0;
+        fe.progress(res.status === 183 ? 183 : 180, withSdp && feAnswer !== null ? feAnswer : undefined);
+        this.#link(call);
+      },
+      onConfirmed: () => {
+        stopFailoverTimer();
+        if (fe.ended) return;
+        fe.answer(feAnswer);
+        this.#link(call);
+        if (config.enableSessionTimer) this.#sessionRefresh(call, gw, config.sessionExpiresSeconds);
+      },
+      onEnd: (reason) => {
+        stopFailoverTimer();
+        if (fastFailed || fe.ended) return;
+        if (reason.kind === 'rejected') {
+          const res = reason.response;
+          const translated = translateResponseCode(reason.status, config, isupCauseOf(res?.get('reason')));
+          const extra = [this.#diag(MEDIATION.gatewayFailureResponse, { GatewayResponse: `${reason.status} ${reason.reason}`, Trunk: trunk.name })];
+          const q850 = res?.get('reason');
+          if (q850 !== undefined) extra.push({ name: 'Reason', value: q850 });
+          fe.reject(translated.code, translated.code === reason.status ? reason.reason : undefined, extra);
+        } else if (reason.kind === 'timeout' || reason.kind === 'transport-error') {
+          fe.reject(503, 'Service Unavailable', [this.#diag(MEDIATION.gatewayTimeout, { Trunk: trunk.name })]);
+        }
+      },
+      onRequest: (r) => this.#gatewayInDialog(call, r),
+    };
+    const gw = side.ua.invite({
+      target,
+      dest: { transport: trunk.transport, host: trunk.peerAddress, port: trunk.peerPort },
+      from: `${display}<sip:${calling}@${gwHost};user=phone>;epid=${this.#epid}`,
+      to: `<sip:${called}@${peerHost};user=phone>`,
+      sdp: gwOffer,
+      headers,
+      events: gwEvents,
+    });
+    call.gw = gw;
+    this.#track(call, gw, () => call.fe);
+    this.#track(call, fe, () => call.gw);
+    this.#link(call);
+    if (config.enableFastFailoverTimer) {
+      failoverTimer = setTimeout(() => {
+        failoverTimer = null;
+        if (gw.state !== 'calling' && config.fastFailoverStoppedBy === 'any-provisional') return;
+        fastFailed = true;
+        this.ctx.log?.('warn', `${this.name}: fast failover timer (${config.fastFailoverTimeoutMs} ms) on trunk ${trunk.name}`);
+        fe.reject(503, 'Service Unavailable', [this.#diag(MEDIATION.fastFailoverTimeout, { Trunk: trunk.name })]);
+        gw.hangup();
+      }, config.fastFailoverTimeoutMs);
+      call.timers.add(failoverTimer);
+    }
+    fe.events.onReinvite = (r, s) => this.#reinviteFromFrontEnd(call, r, s);
+    fe.events.onRequest = (r) => this.#frontEndInDialog(call, r);
+  }
+
+  /** Session timer (RFC 4028) with the Mediation Server as refresher: a re-INVITE every half interval. */
+  #sessionRefresh(call: B2buaCall, gw: Session, seconds: number): void {
+    const t = setInterval(() => {
+      if (gw.ended || gw.localSdp === null) return;
+      const dir = summarize(gw.localSdp).media[0]?.direction ?? 'sendrecv';
+      void gw.reinvite(reoffer(gw.localSdp, dir));
+    }, (seconds * 1000) / 2);
+    call.timers.add(t);
+  }
+
+  #reinviteFromFrontEnd(call: B2buaCall, req: SipMessage, fe: Session): { status: number; sdp?: string } {
+    const answer = answerReinvite(req, fe, { address: this.model.address, port: this.#media.take() }, 'inactive');
+    const gw = call.gw;
+    if (req.body.length === 0 || gw === null || gw.ended || gw.localSdp === null) return answer;
+    let direction: Direction = 'sendrecv';
+    try {
+      direction = summarize(req.bodyText).media[0]?.direction ?? 'sendrecv';
+    } catch {
+      return answer;
+    }
+    void gw.reinvite(reoffer(gw.localSdp, direction)).then((res) => {
+      if (res === null || res.status < 200 || res.status >= 300 || direction !== 'inactive' || res.body.length === 0) return;
+      let answered: Direction = 'sendrecv';
+      try {
+        answered = summarize(res.bodyText).media[0]?.direction ?? 'sendrecv';
+      } catch {
+        return;
+      }
+      if (answered === 'sendrecv') {
+        this.ctx.log?.('warn', `${this.name}: ${call.trunk.peer} answered hold (a=inactive) with a=sendrecv: call dropped`);
+        const diag = [this.#diag(MEDIATION.holdAnswerMismatch, { Trunk: call.trunk.name })];
+        for (const s of [call.gw, call.fe]) {
+          if (s !== null && !s.ended) {
+            void s.sendInDialog('BYE', undefined, diag);
+            s.end({ kind: 'bye', byRemote: false });
+          }
+        }
+      }
+    });
+    return answer;
+  }
+
+  /** REFER (EnableReferSupport) and INFO from the Lync side. */
+  #frontEndInDialog(call: B2buaCall, req: SipMessage): number | { status: number; headers?: Array<{ name: string; value: string }> } {
+    if (req.method !== 'REFER') return 200;
+    const gw = call.gw;
+    if (gw === null || gw.ended) return 481;
+    const config = call.trunk.configuration;
+    if (!config.enableReferSupport) {
+      return { status: 501, headers: [this.#diag(MEDIATION.referFromPeerRejected, { Note: 'EnableReferSupport is false; 3pcc transfer not emulated' })] };
+    }
+    const referTo = req.get('refer-to') ?? '';
+    const target = /<([^>]*)>/.exec(referTo)?.[1] ?? referTo.trim();
+    const number = this.#numberForTarget(target);
+    const translated = translateCalledNumber(number, config).number;
+    void gw.sendInDialog('REFER', undefined, [
+      { name: 'Refer-To', value: `<sip:${translated}@${uriHost(this.model.gatewayAddress)};user=phone>` },
+      { name: 'Referred-By', value: `<sip:${uriHost(this.model.gatewayAddress)}>` },
+    ]).then((res) => {
+      if (res !== null && res.status >= 300) this.ctx.log?.('warn', `${this.name}: ${call.trunk.peer} refused REFER with ${res.status}`);
+    });
+    return 202;
+  }
+
+  /** A Refer-To target as a number: a user's Line URI number, or the dial string. */
+  #numberForTarget(target: string): string {
+    const user = this.ctx.topology.users.find((u) => u.sipUri.toLowerCase() === target.replace(/[;?].*$/, '').toLowerCase());
+    if (user?.lineUri) return user.lineUri.number;
+    return dialString(target);
+  }
+
+  /** Requests from the peer inside a call: REFER is refused (Lync never accepts it), NOTIFY is relayed to the Lync side. */
+  #gatewayInDialog(call: B2buaCall, req: SipMessage): number | { status: number; headers?: Array<{ name: string; value: string }> } {
+    if (req.method === 'REFER') return { status: 403, headers: [this.#diag(MEDIATION.referFromPeerRejected)] };
+    if (req.method === 'NOTIFY' && call.fe !== null && !call.fe.ended) {
+      const extra = ['event', 'subscription-state'].flatMap((n) => {
+        const v = req.get(n);
+        return v === undefined ? [] : [{ name: n === 'event' ? 'Event' : 'Subscription-State', value: v }];
+      });
+      void call.fe.sendInDialog('NOTIFY', req.body.length > 0 ? { type: req.contentType ?? 'message/sipfrag', content: req.bodyText } : undefined, extra);
+    }
+    return 200;
+  }
+
+  // ------------------------------------------------------------ peer → Lync
+
+  #inbound(_side: GatewaySide, gw: Session, req: SipMessage): void {
+    const topology = this.ctx.topology;
+    const flow = (gw.inviteTx as ServerTransaction).flow;
+    const trunk = trunkForInbound(topology, {
+      mediationServer: this.name,
+      transport: flow.transport,
+      localPort: flow.local.port,
+      remoteAddress: flow.remote.host,
+      remotePort: flow.remote.port,
+    });
+    if (trunk === null || this.#stopped) {
+      gw.reject(403, 'Forbidden', [this.#diag(MEDIATION.unknownPeer, { Peer: `${flow.remote.host}:${flow.remote.port}` })]);
+      return;
+    }
+    const config = trunk.configuration;
+    const peer = findPeer(topology, trunk.peer);
+    const call = new B2buaCall(trunk, 'inbound');
+    this.calls.add(call);
+    call.gw = gw;
+    gw.progress(100);
+    const domain = topology.sipDomain;
+    const numberUri = (n: string): string =>
+      isE164(n) ? `sip:${n}@${domain};user=phone` : `sip:${n};phone-context=dialstring@${domain};user=phone`;
+    const called = dialString(req.requestUri);
+    const pai = req.get('p-asserted-identity');
+    const callingSource = config.forwardPai && pai !== undefined ? (parseNameAddrList(pai)[0]?.uriText ?? '') : (req.from?.uriText ?? '');
+    const calling = dialString(callingSource) || 'anonymous';
+    const headers = [{ name: 'ms-trunking-peer', value: `${peer?.fqdn ?? trunk.peerAddress};trunk="${trunk.name}"` }];
+    if (peer?.kind === 'ip-pbx') headers.push({ name: 'ms-call-source', value: 'non-ms-rtc' });
+    if (config.forwardPai && pai !== undefined) headers.push({ name: 'P-Asserted-Identity', value: pai });
+    if (config.forwardCallHistory) for (const h of req.getAll('history-info')) headers.push({ name: 'History-Info', value: h });
+    const gwSdp = sdpForIncoming(gw.remoteSdp, { address: this.model.gatewayAddress, port: this.#media.take(), mediationStyle: true }, { dtmfPayloadType: 101 });
+    if (!gwSdp.ok) {
+      gw.reject(488, 'Not Acceptable Here', [this.#diag(MEDIATION.mediaNegotiationFailed)]);
+      return;
+    }
+    const display = req.from?.display ? `${req.from.display} ` : '';
+    const fe = this.feUa.invite({
+      target: numberUri(called),
+      dest: this.#frontEndDest(),
+      from: `${display}<${numberUri(calling)}>;epid=${this.#epid}`,
+      sdp: buildOffer({ address: this.model.address, port: this.#media.take() }),
+      headers,
+      events: {
+        onProvisional: (res) => {
+          if (res.status === 100) return;
+          gw.progress(res.status === 183 ? 183 : 180, res.status === 183 && res.body.length > 0 ? gwSdp.sdp : undefined);
+          this.#link(call);
+        },
+        onConfirmed: () => {
+          if (!gw.ended) gw.answer(gwSdp.sdp);
+          this.#link(call);
+        },
+        onEnd: (reason) => {
+          if (gw.ended) return;
+          if (reason.kind === 'rejected') {
+            const extra = (reason.response?.getAll('ms-diagnostics') ?? []).map((v) => ({ name: 'ms-diagnostics', value: v }));
+            gw.reject(reason.status, reason.reason, extra);
+          } else if (reason.kind === 'timeout' || reason.kind === 'transport-error') {
+            gw.reject(503, 'Service Unavailable');
+          }
+        },
+        onReinvite: (r, s) => answerReinvite(r, s, { address: this.model.address, port: this.#media.take() }, 'inactive'),
+      },
+    });
+    call.fe = fe;
+    this.#track(call, gw, () => call.fe);
+    this.#track(call, fe, () => call.gw);
+    this.#link(call);
+    gw.events.onReinvite = (r, s) => answerReinvite(r, s, { address: this.model.gatewayAddress, port: this.#media.take(), mediationStyle: true }, 'inactive');
+    gw.events.onRequest = (r) => this.#gatewayInDialog(call, r);
+  }
+
+  /** Stops keep-alives, ends every call, closes the sockets. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const k of this.keepAlives.values()) k.stop();
+    for (const call of this.calls) call.clearTimers();
+    this.feUa.hangupAll();
+    for (const side of this.gatewaySides) side.ua.hangupAll();
+    await Promise.all([this.feStack.close(), ...this.gatewaySides.map((s) => s.stack.close())]);
+  }
+}
