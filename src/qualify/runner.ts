@@ -1,0 +1,389 @@
+/**
+ * Runs one scenario against a fresh lab: applies the scenario's trunk and
+ * user settings to the topology, starts the lab with the capture tap, plays
+ * the steps in order and gives each its verdict. Expectations are checked
+ * on the messages the tap saw (see wire.ts), never on what the roles
+ * believe they did.
+ *
+ * The first failing step ends the script (the steps after it are `not-run`);
+ * whatever calls remain are hung up and the lab is stopped.
+ */
+import type { CallSummary, ElementStatus } from '../common/api.ts';
+import { Lab } from '../lync/lab.ts';
+import { parseTopology, type Topology, TopologyError, type TopologyInput } from '../lync/topology.ts';
+import type { TimerSettings } from '../sip/transaction-timers.ts';
+import type { TransportTlsOptions } from '../sip/transport.ts';
+import { checkMessage, describeMatcher, isBackground, matches, outOfBound } from './checks.ts';
+import type { ExpectSpec, Scenario, Step } from './scenario.ts';
+import { type WireMessage, WireLog } from './wire.ts';
+
+export type Verdict = 'pass' | 'fail' | 'skip' | 'not-run';
+
+export interface StepResult {
+  index: number;
+  action: string;
+  /** What the step does or checks, in words. */
+  description: string;
+  verdict: Verdict;
+  expected?: string;
+  observed?: string;
+  /** The message the verdict is about: its index in the case's trace. */
+  messageIndex?: number;
+  /** ms since the case started. */
+  atMs: number;
+}
+
+export interface CaseMessage {
+  index: number;
+  timeUs: number;
+  from: string;
+  to: string;
+  transport: string;
+  label: string;
+  side: 'trunk' | 'lync';
+  text: string;
+}
+
+export interface CaseResult {
+  id: string;
+  title: string;
+  description?: string;
+  verdict: 'pass' | 'fail' | 'skip' | 'error';
+  /** Why it failed, was skipped or could not run: the first failing step, in one line. */
+  reason?: string;
+  steps: StepResult[];
+  durationMs: number;
+  elements: ElementStatus[];
+  /** The case's SIP messages (registrations and keep-alives left out unless the case is about them). */
+  messages: CaseMessage[];
+  /** The store summaries of `messages` (for the ladder). */
+  summaries: import('../common/api.ts').MessageSummary[];
+  /** One capture record per message, in trace order (pcap frame N is message #N-1). */
+  records: import('../sip/capture.ts').CaptureRecord[];
+  calls: CallSummary[];
+}
+
+export interface RunOptions {
+  /** `--external PEER=HOST:PORT[/transport]` values. */
+  external?: string[];
+  /** Multiplies every emulated delay (answer, reject, ringing, early media, digits, hang-up); 1 = as in the topology. */
+  timeScale?: number;
+  timers?: Partial<TimerSettings>;
+  tls?: TransportTlsOptions;
+  /** Name of the topology for error messages. */
+  source?: string;
+  /** ms to let the last transactions reach the wire after the script (default 200). */
+  drainMs?: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The topology the scenario runs on: its trunk and user settings applied; throws with a reason when it does not fit. */
+export function scenarioTopology(scenario: Scenario, input: TopologyInput, options: RunOptions = {}): Topology {
+  const t: TopologyInput = structuredClone(input);
+  const problems: string[] = [];
+  for (const [name, cfg] of Object.entries(scenario.trunkSettings ?? {})) {
+    const trunk = t.trunks?.find((x) => x.name === name);
+    if (trunk === undefined) problems.push(`the topology has no trunk ${name}`);
+    else trunk.configuration = { ...(trunk.configuration ?? t.trunkConfiguration ?? {}), ...cfg };
+  }
+  if (scenario.globalTrunkSettings !== undefined) t.trunkConfiguration = { ...(t.trunkConfiguration ?? {}), ...scenario.globalTrunkSettings };
+  for (const [name, behaviour] of Object.entries(scenario.userBehaviour ?? {})) {
+    const user = t.users?.find((u) => u.name === name);
+    if (user === undefined) problems.push(`the topology has no Lync user ${name}`);
+    else user.behaviour = { ...(user.behaviour ?? {}), ...behaviour } as typeof user.behaviour;
+  }
+  if (problems.length > 0) throw new CaseSkip(problems.join('; '));
+  let topology: Topology;
+  try {
+    topology = parseTopology(t, options.source ?? 'topology', { external: options.external ?? [] });
+  } catch (error) {
+    if (error instanceof TopologyError) throw new CaseError(`the scenario's settings make the topology invalid: ${error.message}`);
+    throw error;
+  }
+  const scale = options.timeScale ?? 1;
+  if (scale !== 1) scaleDelays(topology, scale);
+  return topology;
+}
+
+function scaleDelays(topology: Topology, scale: number): void {
+  const keys = ['answerAfterMs', 'rejectAfterMs', 'ringingAfterMs', 'earlyMediaAfterMs', 'sendDigitsAfterMs', 'hangUpAfterMs'] as const;
+  const behaviours = [...topology.users.map((u) => u.behaviour), ...topology.peers.flatMap((p) => [p.behaviour.unknownNumber, ...p.numbers.map((n) => n.behaviour)])];
+  for (const b of new Set(behaviours)) {
+    for (const k of keys) {
+      const v = b[k];
+      if (typeof v === 'number') b[k] = Math.round(v * scale);
+    }
+  }
+}
+
+export class CaseSkip extends Error {}
+export class CaseError extends Error {}
+
+/** Plain words for a step. */
+export function describeStep(step: Step): string {
+  switch (step.action) {
+    case 'call':
+      return `${step.from} calls ${step.to}`;
+    case 'answer':
+    case 'hold':
+    case 'resume':
+    case 'cancel':
+    case 'hangup':
+      return `${step.action} (${step.call})`;
+    case 'transfer':
+      return `transfer ${step.call} to ${step.target}`;
+    case 'dtmf':
+      return `DTMF ${step.digits} on ${step.call}`;
+    case 'wait':
+      return `wait ${step.ms} ms`;
+    case 'stop-mediation-server':
+      return `stop Mediation Server ${step.server}`;
+    case 'expect':
+      return `${step.expect.absent ? 'no ' : ''}${describeMatcher(step.expect.match)} within ${step.expect.within} ms`;
+    case 'expect-call':
+      return `call ${step.call} ${step.state.join(' or ')}${step.status ? ` with ${step.status.join('/')}` : ''} within ${step.within} ms`;
+  }
+}
+
+/** The peers a scenario needs to place calls from: a case cannot make an external device dial. */
+function callingPeers(scenario: Scenario, topology: Topology): string[] {
+  const out: string[] = [];
+  for (const s of scenario.steps) {
+    if (s.action !== 'call') continue;
+    for (const p of topology.peers) {
+      if (p.name === s.from || p.numbers.some((n) => n.number === s.from || n.number.replace(/^\+/, '') === s.from.replace(/^\+/, ''))) out.push(p.name);
+    }
+  }
+  return out;
+}
+
+export async function runScenario(scenario: Scenario, input: TopologyInput, options: RunOptions = {}): Promise<CaseResult> {
+  const started = performance.now();
+  const result: CaseResult = { id: scenario.id, title: scenario.title, verdict: 'pass', steps: [], durationMs: 0, elements: [], messages: [], summaries: [], records: [], calls: [] };
+  if (scenario.description !== undefined) result.description = scenario.description;
+  let topology: Topology;
+  try {
+    topology = scenarioTopology(scenario, input, options);
+  } catch (error) {
+    result.verdict = error instanceof CaseSkip ? 'skip' : 'error';
+    result.reason = (error as Error).message;
+    return result;
+  }
+  const external = callingPeers(scenario, topology).filter((name) => topology.peers.find((p) => p.name === name)?.external !== null);
+  if (external.length > 0) {
+    result.verdict = 'skip';
+    result.reason = `the call comes from ${external[0]}, an external device: place it from the device (this case cannot make it dial)`;
+    return result;
+  }
+  const wire = new WireLog();
+  let lab: Lab;
+  try {
+    lab = await Lab.start(topology, { tap: wire.tap, timers: options.timers, tls: options.tls });
+  } catch (error) {
+    result.verdict = 'error';
+    result.reason = `the lab did not start: ${(error as Error).message}`;
+    return result;
+  }
+  wire.attach(lab);
+  const run = new ScriptRun(lab, wire, started);
+  try {
+    let failed = false;
+    for (const [i, step] of scenario.steps.entries()) {
+      const base = { index: i, action: step.action === 'expect' && step.expect.absent ? 'expect-absent' : step.action, description: step.label ?? describeStep(step), atMs: Math.round(performance.now() - started) };
+      if (failed) {
+        result.steps.push({ ...base, verdict: 'not-run' });
+        continue;
+      }
+      let outcome: Omit<StepResult, keyof typeof base>;
+      try {
+        outcome = await run.step(step);
+      } catch (error) {
+        outcome = { verdict: 'fail', expected: 'the step to run', observed: (error as Error).message };
+      }
+      result.steps.push({ ...base, ...outcome });
+      if (outcome.verdict === 'fail') {
+        failed = true;
+        result.verdict = 'fail';
+        const at = outcome.messageIndex === undefined ? '' : ` (message #${outcome.messageIndex})`;
+        result.reason = `step ${i + 1} (${base.description}): expected ${outcome.expected ?? '?'}, observed ${outcome.observed ?? '?'}${at}`;
+      }
+    }
+    await run.finish(options.drainMs ?? 200);
+  } finally {
+    result.calls = lab.calls();
+    await lab.stop();
+    wire.close();
+  }
+  const about = new Set(scenario.steps.flatMap((s) => (s.action === 'expect' ? [s.expect.match.request, s.expect.match.method] : [])));
+  for (let i = 0; i < wire.size; i++) {
+    const m = wire.at(i);
+    if ((m.summary.method === 'REGISTER' || m.summary.method === 'OPTIONS') && !about.has(m.summary.method)) continue;
+    result.summaries.push(m.summary);
+    result.messages.push({ index: i, timeUs: m.summary.timeUs, from: m.summary.from, to: m.summary.to, transport: m.summary.transport, label: m.label, side: m.side, text: wire.text(i) });
+  }
+  result.elements = wire.elements;
+  result.records = wire.messageRecords();
+  result.durationMs = Math.round(performance.now() - started);
+  return result;
+}
+
+type Outcome = Omit<StepResult, 'index' | 'action' | 'description' | 'atMs'>;
+
+/** The state of one script while it runs: its calls by name, the action mark, the last match. */
+class ScriptRun {
+  readonly #lab: Lab;
+  readonly #wire: WireLog;
+  readonly #calls = new Map<string, string>();
+  #actionMark = 0;
+  #lastMatch = -1;
+  readonly #startMark: number;
+
+  constructor(lab: Lab, wire: WireLog, _started: number) {
+    this.#lab = lab;
+    this.#wire = wire;
+    this.#startMark = wire.size;
+  }
+
+  #callId(name: string): string {
+    const id = this.#calls.get(name);
+    if (id === undefined) throw new Error(`no call named ${name} was placed`);
+    return id;
+  }
+
+  #summary(name: string): CallSummary | undefined {
+    const id = this.#calls.get(name);
+    return this.#lab.calls().find((c) => c.id === id);
+  }
+
+  async step(step: Step): Promise<Outcome> {
+    if (step.action !== 'expect' && step.action !== 'expect-call' && step.action !== 'wait') this.#actionMark = this.#wire.size;
+    switch (step.action) {
+      case 'call': {
+        const { callId } = this.#lab.placeCall({ from: step.from, to: step.to });
+        this.#calls.set(step.call, callId);
+        return { verdict: 'pass', observed: `call ${callId} placed` };
+      }
+      case 'wait':
+        await sleep(step.ms);
+        return { verdict: 'pass' };
+      case 'stop-mediation-server':
+        if (this.#lab.mediationServer(step.server) === null) return { verdict: 'fail', expected: `a Mediation Server ${step.server}`, observed: 'the topology has none by that name' };
+        await this.#lab.stopMediationServer(step.server);
+        return { verdict: 'pass', observed: `${step.server} stopped` };
+      case 'cancel': {
+        const s = this.#summary(step.call);
+        if (s?.answeredUs !== undefined) return { verdict: 'fail', expected: 'a call not yet answered, to cancel', observed: `the call was answered (${s.state})` };
+        return this.#act(step.call, { action: 'hangup' }, step.mayFail);
+      }
+      case 'answer':
+      case 'hold':
+      case 'resume':
+      case 'hangup':
+        return this.#act(step.call, { action: step.action }, step.mayFail);
+      case 'transfer':
+        return this.#act(step.call, { action: 'transfer', target: step.target }, step.mayFail);
+      case 'dtmf':
+        return this.#act(step.call, { action: 'dtmf', digits: step.digits }, step.mayFail);
+      case 'expect':
+        return this.#expect(step.expect);
+      case 'expect-call':
+        return this.#expectCall(step);
+    }
+  }
+
+  async #act(name: string, request: Parameters<Lab['callAction']>[1], mayFail: boolean): Promise<Outcome> {
+    try {
+      const s = await this.#lab.callAction(this.#callId(name), request);
+      return { verdict: 'pass', observed: `call ${s.state}` };
+    } catch (error) {
+      const message = (error as Error).message;
+      if (mayFail) return { verdict: 'pass', observed: `refused: ${message}` };
+      return { verdict: 'fail', expected: `${request.action} to succeed`, observed: message };
+    }
+  }
+
+  async #expect(spec: ExpectSpec): Promise<Outcome> {
+    const from = spec.match.since === 'start' ? this.#startMark : spec.match.since === 'match' ? this.#lastMatch + 1 : this.#actionMark;
+    const deadline = performance.now() + spec.within;
+    let scanned = from;
+    let seen = 0;
+    const what = describeMatcher(spec.match);
+    for (;;) {
+      const size = this.#wire.size;
+      for (; scanned < size; scanned++) {
+        const m = this.#wire.at(scanned);
+        if (isBackground(m, spec.match) || !matches(m, spec.match)) continue;
+        seen += 1;
+        if (seen < spec.match.nth) continue;
+        if (spec.absent) return { verdict: 'fail', expected: `no ${what} within ${spec.within} ms`, observed: `${m.label} ${m.summary.from} → ${m.summary.to}`, messageIndex: m.index };
+        this.#lastMatch = m.index;
+        const failures = checkMessage(m, spec, this.#inviteTime(m));
+        if (failures.length === 0) return { verdict: 'pass', observed: `${m.label} ${m.summary.from} → ${m.summary.to}`, messageIndex: m.index };
+        return { verdict: 'fail', expected: failures.map((f) => f.expected).join('; '), observed: `${failures.map((f) => f.observed).join('; ')} in ${m.label} ${m.summary.from} → ${m.summary.to}`, messageIndex: m.index };
+      }
+      if (performance.now() >= deadline) break;
+      await sleep(10);
+    }
+    if (spec.absent) return { verdict: 'pass', observed: `none within ${spec.within} ms` };
+    return { verdict: 'fail', expected: `${what} within ${spec.within} ms`, observed: this.#lastSeen(from, spec) };
+  }
+
+  /** What did cross that part of the wire instead, for the verdict. */
+  #lastSeen(from: number, spec: ExpectSpec): string {
+    const recent: WireMessage[] = [];
+    for (let i = from; i < this.#wire.size; i++) {
+      const m = this.#wire.at(i);
+      if (isBackground(m, spec.match) || m.summary.retransmission) continue;
+      if (spec.match.side !== 'any' && m.side !== spec.match.side) continue;
+      recent.push(m);
+    }
+    if (recent.length === 0) return `nothing ${spec.match.side === 'trunk' ? 'on the trunk' : spec.match.side === 'lync' ? 'on the Lync side' : 'at all'}`;
+    const last = recent.slice(-4).map((m) => `#${m.index} ${m.label} ${m.summary.from} → ${m.summary.to}`);
+    return `none; last seen: ${last.join(', ')}`;
+  }
+
+  #inviteTime(m: WireMessage): number | null {
+    const callId = m.summary.callId;
+    for (let i = this.#startMark; i < m.index; i++) {
+      const s = this.#wire.at(i).summary;
+      if (s.kind === 'request' && s.method === 'INVITE' && s.callId === callId) return s.timeUs;
+    }
+    return null;
+  }
+
+  async #expectCall(step: Extract<Step, { action: 'expect-call' }>): Promise<Outcome> {
+    const deadline = performance.now() + step.within;
+    let s = this.#summary(step.call);
+    while ((s === undefined || !step.state.includes(s.state as never)) && performance.now() < deadline) {
+      await sleep(10);
+      s = this.#summary(step.call);
+    }
+    const where = (x: CallSummary | undefined): string => (x === undefined ? 'no such call' : `${x.state}${x.status !== undefined ? ` ${x.status}` : ''}${x.reason ? ` ${x.reason}` : ''}`);
+    if (s === undefined || !step.state.includes(s.state as never)) return { verdict: 'fail', expected: `call ${step.state.join(' or ')} within ${step.within} ms`, observed: where(s) };
+    if (step.status !== undefined && (s.status === undefined || !step.status.includes(s.status))) return { verdict: 'fail', expected: `final status ${step.status.join(' or ')}`, observed: where(s) };
+    if (step.trunks !== undefined && JSON.stringify(s.trunks ?? []) !== JSON.stringify(step.trunks)) return { verdict: 'fail', expected: `trunks tried ${step.trunks.join(', ')}`, observed: `trunks tried ${(s.trunks ?? []).join(', ') || 'none'}` };
+    if (step.postDialDelayMs !== undefined) {
+      if (s.pddMs === undefined) return { verdict: 'fail', expected: 'a post-dial delay (a 18x)', observed: 'no provisional response reached the caller' };
+      const problem = outOfBound(s.pddMs, step.postDialDelayMs);
+      if (problem !== null) return { verdict: 'fail', expected: `post-dial delay ${problem}`, observed: `${s.pddMs} ms` };
+    }
+    return { verdict: 'pass', observed: `${where(s)}${s.trunks?.length ? ` via ${s.trunks.join(', ')}` : ''}${s.pddMs !== undefined ? `, PDD ${s.pddMs} ms` : ''}` };
+  }
+
+  /** Hangs up what is still up and gives the last transactions time to reach the wire. */
+  async finish(drainMs: number): Promise<void> {
+    for (const id of this.#calls.values()) {
+      const s = this.#lab.calls().find((c) => c.id === id);
+      if (s !== undefined && s.state !== 'ended' && s.state !== 'failed') {
+        await this.#lab.callAction(id, { action: 'hangup' }).catch(() => undefined);
+        await Promise.race([this.#lab.waitForCall(id), sleep(3000)]);
+      }
+    }
+    // Calls created by the lab itself (a transfer's new call) are hung up too.
+    for (const s of this.#lab.calls()) {
+      if (s.state !== 'ended' && s.state !== 'failed') await this.#lab.callAction(s.id, { action: 'hangup' }).catch(() => undefined);
+    }
+    await sleep(drainMs);
+  }
+}
