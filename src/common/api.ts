@@ -93,6 +93,9 @@ export interface MessageSummary {
   size: number;
   errors: number;
   warnings: number;
+  /** Findings of the trace linter across the message's dialog (transactions, CSeq, offer/answer, trunk rules), once it has run. */
+  lintErrors?: number;
+  lintWarnings?: number;
 }
 
 export type EngineEvent =
@@ -138,6 +141,79 @@ export interface EngineSnapshot {
   sources: TraceSourceInfo[];
   /** Export formats the engine can write. */
   exportFormats: ExportFormat[];
+  /** Messages of the trace already grouped into calls and checked (≤ messageCount while a large file is indexed). */
+  indexedCount: number;
+}
+
+/**
+ * What the ladder shows: the messages passing a filter. The engine keeps the
+ * matching indexes (a view) and updates them as messages arrive; the
+ * renderer fetches only the rows it draws.
+ */
+export interface TraceFilter {
+  /** A call of the trace store (`c12`): all its legs. */
+  callKey?: string;
+  /** One leg of the trace store (`l34`). */
+  legKey?: string;
+  /** A call of the lab (its id): the legs the Mediation Server joined, and whatever the store grouped with them. */
+  labCall?: string;
+  callId?: string;
+  /** Element id: messages it sends or receives. */
+  element?: string;
+  /** Request method (responses match by their CSeq method). */
+  method?: string;
+  /** Case-insensitive search in the label, Call-ID, CSeq, addresses and element names. */
+  text?: string;
+  /** Hide OPTIONS keep-alives. */
+  hideOptions?: boolean;
+}
+
+export interface ViewInfo {
+  id: number;
+  /** Messages in the view so far. */
+  count: number;
+  /** Messages of the trace the view has looked at (it is complete when this equals the trace's indexedCount). */
+  scanned: number;
+  /** True when every message of the trace has been looked at. */
+  complete: boolean;
+  /** Element ids the view's messages use, in order of first appearance (the ladder's columns). */
+  used: string[];
+  generation: number;
+}
+
+export interface ViewRows {
+  view: ViewInfo;
+  /** Position of the first row in the view. */
+  from: number;
+  rows: MessageSummary[];
+}
+
+/** One leg of a call, as the trace store grouped it. */
+export interface TraceLegInfo {
+  key: string;
+  callId: string;
+  /** First message's sender and receiver (element id or address). */
+  from: string;
+  to: string;
+  method: string;
+  /** Final status of the leg's INVITE (0: none seen). */
+  finalStatus: number;
+  messages: number;
+  startUs: number;
+  endUs: number;
+}
+
+/** A call of the trace: legs joined by the B2BUA (confidence 1) or by the evidence in the messages. */
+export interface TraceCallInfo {
+  key: string;
+  legs: TraceLegInfo[];
+  /** How sure the grouping is (0-1; 1 when the B2BUA said so or there is one leg). */
+  confidence: number;
+  /** How the legs were joined (`b2bua`, `heuristic`, …) with the evidence. */
+  links: { a: string; b: string; source: string; confidence: number; evidence: string[] }[];
+  messages: number;
+  startUs: number;
+  endUs: number;
 }
 
 export interface PlaceCallRequest {
@@ -213,11 +289,15 @@ export interface Selection {
   indexes?: number[];
   /** Messages of one call (its callKey) … */
   callKey?: string;
+  /** … or the messages a ladder filter shows. */
+  filter?: TraceFilter;
 }
 
 export interface ExportRequest {
   format: ExportFormat;
   selection?: Selection;
+  /** SIPp scenario: the side SIPp plays (an element id, `host:port`, `caller` or `callee`); Lync log: whose log it is. */
+  side?: string;
 }
 
 export interface ExportResult {
@@ -240,8 +320,21 @@ export interface UploadStart {
   size: number;
 }
 
+/** The trace changed (new messages, indexing progress, linter results): refetch what is shown. */
+export interface TraceTick {
+  type: 'trace';
+  generation: number;
+  messageCount: number;
+  indexedCount: number;
+  /** Bumps when summaries already fetched changed (call grouping, linter badges). */
+  revision: number;
+  /** Views with their new counts. */
+  views: ViewInfo[];
+}
+
 export type BridgeEvent =
   | EngineEvent
+  | TraceTick
   | { type: 'trace-cleared'; generation: number }
   | { type: 'source'; source: TraceSourceInfo }
   | { type: 'import-progress'; id: string; name: string; bytes: number; totalBytes: number; done: boolean }
@@ -259,6 +352,17 @@ export interface EngineApi {
   /** Summaries of messages `from` (inclusive) to `to` (exclusive). */
   messages(from: number, to: number): Promise<MessageSummary[]>;
   messageDetail(index: number): Promise<MessageDetail>;
+  /** A view of the messages passing `filter` (replacing view `replaces`, if given). */
+  openView(filter: TraceFilter, replaces?: number): Promise<ViewInfo>;
+  /** Rows `from` (inclusive) to `to` (exclusive) of a view. */
+  viewRows(view: number, from: number, to: number): Promise<ViewRows>;
+  /** Position in a view of message `index`, or of the first message after it (-1: none). */
+  viewLocate(view: number, index: number): Promise<number>;
+  closeView(view: number): Promise<void>;
+  /** Calls of the trace (INVITE dialogs and the legs grouped with them), by position in start order. */
+  traceCalls(from: number, to: number): Promise<{ total: number; calls: TraceCallInfo[] }>;
+  /** One call of the trace by its key (`c12`), by a leg (`l34`), by a message (`#123`) or by a lab call id. */
+  traceCall(key: string): Promise<TraceCallInfo | null>;
   calls(): Promise<CallSummary[]>;
   placeCall(request: PlaceCallRequest): Promise<CallSummary>;
   callAction(callId: string, request: CallActionRequest): Promise<CallSummary | null>;

@@ -274,7 +274,7 @@ export class CaptureReader {
   private readonly decoder = new PacketDecoder();
   private stream: UnitStream | null = null;
   private parser: PcapParser | PcapngParser | null = null;
-  private head = new Uint8Array(0);
+  private head: Uint8Array = new Uint8Array(0);
   private detectError: CaptureFormatError | null = null;
   private ended = false;
   format: CaptureFormat | null = null;
@@ -309,7 +309,8 @@ export class CaptureReader {
       }
       this.head = new Uint8Array(0);
       if (!this.start(joined)) return [];
-      this.stream?.push(joined);
+      // start() set the stream (TypeScript keeps the narrowing from the test above).
+      (this.stream as UnitStream | null)?.push(joined);
     } else this.stream.push(chunk);
     return this.take();
   }
