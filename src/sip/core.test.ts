@@ -201,3 +201,10 @@ describe('stream framing', () => {
     assert.equal(framer.pendingBytes, 0);
   });
 });
+
+test('several Via lines are normal; several To lines are not', () => {
+  const r = parseMessage(Buffer.from('OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h1;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP h2;branch=z9hG4bK2\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nTo: <sip:c@d>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n'), { datagram: true });
+  assert.ok(r.ok);
+  const repeated = r.message.diagnostics.filter((d) => d.code === 'header-repeated').map((d) => d.message);
+  assert.deepEqual(repeated, ['To appears 2 times but allows one value']);
+});

@@ -371,7 +371,8 @@ function checkHeaders(sl: StartLine, headers: HeaderField[], diagnostics: Diagno
     const key = h.key;
     const bit = REQUIRED_BITS[key];
     if (bit !== undefined) {
-      if (present & bit) (repeated ??= new Map()).set(key, (repeated.get(key) ?? 1) + 1);
+      // Via may repeat (one line per hop); the others allow one value.
+      if (present & bit && key !== 'via') (repeated ??= new Map()).set(key, (repeated.get(key) ?? 1) + 1);
       present |= bit;
       continue;
     }
