@@ -32,10 +32,9 @@ import {
 } from 'electron';
 
 import type { BridgeEvent, EngineApi } from '../src/common/api.ts';
-import { checkArgs, isRpcMethod } from '../src/common/rpc.ts';
+import { type AppPage, CHANNELS, checkIpc, isAppUrl as isAppPage } from '../src/common/ipc.ts';
 import { Engine } from '../src/engine/engine.ts';
 import { startLabFromFile } from '../src/engine/lab-adapter.ts';
-import { CHANNELS, isLogLevel, isLogMessage } from './ipc.ts';
 
 /**
  * The dev server serves scripts Vite and React Refresh inject inline, and
@@ -60,16 +59,14 @@ const devServerUrl = MAIN_WINDOW_VITE_DEV_SERVER_URL;
 const rendererIndex = path.join(app.getAppPath(), '.vite', 'renderer', MAIN_WINDOW_VITE_NAME, 'index.html');
 const preloadScript = path.join(app.getAppPath(), '.vite', 'build', 'preload.cjs');
 
+const appPage: AppPage = {
+  ...(devServerUrl ? { devServerUrl } : {}),
+  indexPathname: pathToFileURL(rendererIndex).pathname,
+};
+
 /** True for the pages of our own renderer, and nothing else. */
 function isAppUrl(raw: string): boolean {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return false;
-  }
-  if (devServerUrl) return url.origin === new URL(devServerUrl).origin;
-  return url.protocol === 'file:' && url.pathname === pathToFileURL(rendererIndex).pathname;
+  return isAppPage(raw, appPage);
 }
 
 function assertFromApp(event: IpcMainEvent | IpcMainInvokeEvent): void {
@@ -232,34 +229,29 @@ function saveWindowState(window: BrowserWindow): void {
   }
 }
 
+/** Every message from the page is checked (sender, channel, arguments: src/common/ipc.ts) before the engine sees it. */
 function registerIpc(): void {
   ipcMain.handle(CHANNELS.rpc, async (event, ...args: unknown[]) => {
     assertFromApp(event);
-    const [method, params] = args;
-    if (args.length !== 2 || !isRpcMethod(method)) throw new TypeError(`${CHANNELS.rpc}: expected (method, params)`);
-    const checked = checkArgs(method, params);
+    const call = checkIpc(CHANNELS.rpc, args);
+    if (call.channel !== CHANNELS.rpc) throw new TypeError('unreachable');
     if (!engine) throw new Error('the engine is not running');
-    const fn = engine[method] as (...a: unknown[]) => Promise<unknown>;
-    return (await fn.apply(engine satisfies EngineApi, checked)) ?? null;
+    const fn = engine[call.method] as (...a: unknown[]) => Promise<unknown>;
+    return (await fn.apply(engine satisfies EngineApi, call.params)) ?? null;
   });
   ipcMain.handle(CHANNELS.version, (event, ...args: unknown[]) => {
     assertFromApp(event);
-    if (args.length !== 0) throw new TypeError(`${CHANNELS.version} takes no arguments`);
+    checkIpc(CHANNELS.version, args);
     return app.getVersion();
   });
   ipcMain.on(CHANNELS.log, (event, ...args: unknown[]) => {
     try {
       assertFromApp(event);
+      const call = checkIpc(CHANNELS.log, args);
+      if (call.channel === CHANNELS.log) console[call.level](`[renderer] ${call.message}`);
     } catch (error) {
-      console.warn(String(error));
-      return;
+      console.warn(`${CHANNELS.log}: ${String(error instanceof Error ? error.message : error)}`);
     }
-    const [level, message] = args;
-    if (args.length !== 2 || !isLogLevel(level) || !isLogMessage(message)) {
-      console.warn(`${CHANNELS.log}: malformed message ignored`);
-      return;
-    }
-    console[level](`[renderer] ${message}`);
   });
 }
 

@@ -8,7 +8,7 @@ import { contextBridge, type IpcRendererEvent, ipcRenderer } from 'electron';
 
 import type { BridgeEvent } from '../src/common/api.ts';
 import { isRpcMethod, type RpcMethod } from '../src/common/rpc.ts';
-import { CHANNELS, isLogLevel, isLogMessage, type LogLevel, MAX_LOG_MESSAGE_LENGTH } from './ipc.ts';
+import { CHANNELS, isLogLevel, isLogMessage, type LogLevel, MAX_LOG_MESSAGE_LENGTH } from '../src/common/ipc.ts';
 
 const trunklab = Object.freeze({
   /** The application version (package.json), from the main process. */

@@ -3,13 +3,13 @@ import { useEffect, useRef, useState } from 'react';
 import type { ExportFormat, Selection } from '../../src/common/api.ts';
 import { isFilterEmpty } from '../../src/common/ladder.ts';
 import { type ExportKind, exportTrace, openFile } from './files.ts';
-import { messageLog, useStore, type View } from './store.ts';
+import { nameOf, useStore, type View } from './store.ts';
 import { Calls } from './views/Calls.tsx';
 import { Inspector } from './views/Inspector.tsx';
 import { Ladder } from './views/Ladder.tsx';
+import { Splitter } from './views/Splitter.tsx';
 import { FilterBar } from './views/Toolbar.tsx';
 import { Topology } from './views/Topology.tsx';
-import { combinedPredicate, useFiltered } from './views/useFiltered.ts';
 
 const VIEWS: [View, string][] = [
   ['topology', 'Topology'],
@@ -27,34 +27,50 @@ const EXPORTS: [ExportKind, string][] = [
   ['png', 'Ladder as PNG'],
 ];
 
+const TITLES: Record<ExportKind, string> = {
+  pcap: 'libpcap capture (Wireshark, tshark, sngrep)',
+  pcapng: 'pcapng: one interface per element, comments naming call and leg',
+  cls: 'Lync Server / OCSLogger text log',
+  json: 'Trunklab JSON trace (one message per line, with call links): opens again here',
+  sipp: 'SIPp XML scenario of one call (the filtered call, or the selected message\'s call)',
+  svg: 'The ladder as drawn (at most 5,000 messages)',
+  png: 'The ladder as an image (at most 5,000 messages)',
+};
+
 type Scope = 'all' | 'shown' | 'selected';
 
-function shownIndexes(): number[] {
-  const s = useStore.getState();
-  const pass = combinedPredicate(s.filter, s.callFilter);
-  const out: number[] = [];
-  for (const m of messageLog) if (pass(m)) out.push(m.index);
-  return out;
+/** Who SIPp plays in an exported scenario. */
+function SippSide({ value, onChange }: { value: string; onChange(side: string): void }) {
+  const seen = useStore((s) => s.ladder?.used ?? []);
+  return (
+    <label className="sipp-side">
+      SIPp plays
+      <select aria-label="SIPp plays" value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="callee">the callee</option>
+        <option value="caller">the caller</option>
+        {seen.map((id) => (
+          <option key={id} value={id}>
+            {nameOf(id)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
 }
 
 function ExportMenu({ onClose }: { onClose(): void }) {
   const formats = useStore((s) => s.exportFormats);
   const selected = useStore((s) => s.selected);
-  const filtered = useStore((s) => !isFilterEmpty(s.filter) || s.callFilter !== null);
+  const filter = useStore((s) => s.filter);
+  const filtered = !isFilterEmpty(filter);
   const [scope, setScope] = useState<Scope>(filtered ? 'shown' : 'all');
+  const [side, setSide] = useState('callee');
   const run = (kind: ExportKind): void => {
     onClose();
     let selection: Selection | undefined;
-    let list = (): typeof messageLog => messageLog;
-    if (scope === 'shown') {
-      const indexes = shownIndexes();
-      selection = { indexes };
-      list = () => indexes.map((i) => messageLog[i]!);
-    } else if (scope === 'selected' && selected !== null) {
-      selection = { indexes: [selected] };
-      list = () => [messageLog[selected]!];
-    }
-    void exportTrace(kind, selection, list);
+    if (scope === 'shown' && filtered) selection = { filter };
+    else if (scope === 'selected' && selected !== null) selection = { indexes: [selected] };
+    void exportTrace(kind, selection, scope, kind === 'sipp' ? side : undefined);
   };
   return (
     <div className="menu" role="menu" aria-label="Export">
@@ -76,11 +92,12 @@ function ExportMenu({ onClose }: { onClose(): void }) {
       {EXPORTS.map(([kind, label]) => {
         const available = kind === 'svg' || kind === 'png' || formats.includes(kind as ExportFormat);
         return (
-          <button key={kind} type="button" role="menuitem" disabled={!available} onClick={() => run(kind)} title={available ? undefined : 'not available in this build'}>
+          <button key={kind} type="button" role="menuitem" disabled={!available} onClick={() => run(kind)} title={available ? TITLES[kind] : 'not available in this build'}>
             {label}
           </button>
         );
       })}
+      <SippSide value={side} onChange={setSide} />
     </div>
   );
 }
@@ -110,7 +127,7 @@ function StatusBar() {
   const version = useStore((s) => s.appVersion);
   const topology = useStore((s) => s.topology);
   const calls = useStore((s) => s.calls);
-  useStore((s) => s.logVersion);
+  const messageCount = useStore((s) => s.messageCount);
   const live = calls.filter((c) => !['ended', 'failed'].includes(c.state)).length;
   return (
     <footer className="statusbar">
@@ -126,7 +143,7 @@ function StatusBar() {
               : 'Connecting…'}
       </span>
       <span title={topology?.source}>{topology ? `Lab: ${topology.source.split(/[\\/]/).pop()}` : 'No lab (viewing files)'}</span>
-      <span>{messageLog.length.toLocaleString()} messages</span>
+      <span>{messageCount.toLocaleString('en-US')} messages</span>
       <span>
         {live} live call{live === 1 ? '' : 's'}
       </span>
@@ -155,14 +172,13 @@ function Notices() {
 }
 
 function LadderView() {
-  const filtered = useFiltered();
   return (
     <section className="ladder-view" aria-label="Ladder view">
-      <FilterBar filtered={filtered} />
-      <div className="split">
+      <FilterBar />
+      <Splitter storageKey="trunklab.inspectorWidth" defaultSize={520} min={320} maxFraction={0.7} label="Resize the inspector">
         <Ladder />
         <Inspector />
-      </div>
+      </Splitter>
     </section>
   );
 }
@@ -170,7 +186,6 @@ function LadderView() {
 export function App() {
   const view = useStore((s) => s.view);
   const setView = useStore((s) => s.setView);
-  const topology = useStore((s) => s.topology);
   const [exportOpen, setExportOpen] = useState(false);
   const fileInput = useRef<HTMLInputElement>(null);
 
@@ -206,7 +221,6 @@ export function App() {
             ⇄
           </span>
           Trunklab
-          <span className="brand-sub">{topology?.description ? '' : ''}</span>
         </div>
         <div className="viewtabs" role="tablist" aria-label="Views">
           {VIEWS.map(([id, label]) => (

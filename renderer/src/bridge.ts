@@ -56,6 +56,12 @@ function apiOver(call: (method: RpcMethod, params: unknown[]) => Promise<unknown
     uploadFinish: c('uploadFinish'),
     exportTrace: c('exportTrace'),
     clear: c('clear'),
+    openView: c('openView'),
+    viewRows: c('viewRows'),
+    viewLocate: c('viewLocate'),
+    closeView: c('closeView'),
+    traceCalls: c('traceCalls'),
+    traceCall: c('traceCall'),
     subscribe,
   };
 }

@@ -3,11 +3,15 @@
  * progress), and export the trace or a selection (the engine writes pcap,
  * pcapng, Lync log, JSON, SIPp; the renderer draws the ladder as SVG/PNG).
  */
-import type { ExportFormat, MessageSummary, Selection } from '../../src/common/api.ts';
+import type { ExportFormat, Selection } from '../../src/common/api.ts';
 import { ladderLayout, usedIds } from '../../src/common/ladder.ts';
 import { ladderSvg } from '../../src/common/ladder-svg.ts';
 import { connect } from './bridge.ts';
+import { rows } from './rows.ts';
 import { useStore } from './store.ts';
+
+/** The ladder drawn by the renderer: beyond this many messages an image is unreadable anyway. */
+const MAX_DRAWN = 5000;
 
 const CHUNK = 1024 * 1024;
 
@@ -51,11 +55,16 @@ function download(name: string, blob: Blob): void {
 
 export type ExportKind = ExportFormat | 'svg' | 'png';
 
-export async function exportTrace(kind: ExportKind, selection: Selection | undefined, messages: () => MessageSummary[]): Promise<void> {
+export async function exportTrace(kind: ExportKind, selection: Selection | undefined, scope: 'all' | 'shown' | 'selected', side?: string): Promise<void> {
   const s = useStore.getState();
   try {
     if (kind === 'svg' || kind === 'png') {
-      const list = messages();
+      let list = scope === 'selected' && s.selected !== null ? await connect().api.messages(s.selected, s.selected + 1) : await rows.all(MAX_DRAWN + 1);
+      if (scope === 'all' && s.ladder && s.ladder.count !== s.messageCount) list = await connect().api.messages(0, MAX_DRAWN + 1);
+      if (list.length > MAX_DRAWN) {
+        s.notify('error', `The ladder has more than ${MAX_DRAWN.toLocaleString('en-US')} messages: filter it to a call first, or export a pcap.`);
+        return;
+      }
       const layout = ladderLayout(s.elements, usedIds(list), { onlyUsed: true });
       const svg = ladderSvg(layout, list, { title: 'Trunklab ladder' });
       const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
@@ -67,10 +76,17 @@ export async function exportTrace(kind: ExportKind, selection: Selection | undef
       s.notify('info', `Ladder of ${list.length} messages exported as ${kind.toUpperCase()}.`);
       return;
     }
-    const result = await connect().api.exportTrace({ format: kind, ...(selection ? { selection } : {}) });
+    let request = selection;
+    if (kind === 'sipp' && !request) {
+      // A scenario is one call: the filtered call, or the selected message's.
+      const f = s.filter;
+      if (f.callKey || f.labCall) request = { filter: { ...(f.callKey ? { callKey: f.callKey } : {}), ...(f.labCall ? { labCall: f.labCall } : {}) } };
+      else if (s.selected !== null) request = { indexes: [s.selected] };
+    }
+    const result = await connect().api.exportTrace({ format: kind, ...(request ? { selection: request } : {}), ...(side ? { side } : {}) });
     const bytes = Uint8Array.from(atob(result.data), (c) => c.charCodeAt(0));
     download(result.fileName, new Blob([bytes], { type: result.mimeType }));
-    s.notify('info', `${result.messages} messages exported to ${result.fileName}.`);
+    s.notify('info', kind === 'sipp' ? `SIPp scenario exported to ${result.fileName}.` : `${result.messages.toLocaleString('en-US')} messages exported to ${result.fileName}.`);
   } catch (error) {
     s.notify('error', `Export failed: ${error instanceof Error ? error.message : String(error)}`);
   }

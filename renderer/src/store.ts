@@ -1,9 +1,12 @@
 /**
- * The renderer's state. Engine events arrive in batches from the bridge;
- * they are queued and applied once per animation frame, in one `set()`.
- * Message summaries go into a mutable log (`messageLog`), not into React
- * state: views read it and re-render on `logVersion` (measured: per-event
- * store updates cap a page at a few hundred events/s, this at ~27,000).
+ * The renderer's state. Engine events arrive in batches from the bridge and
+ * are applied once per animation frame, in one `set()`.
+ *
+ * Messages do not live here: the engine keeps the trace and, per ladder
+ * filter, a view of it. The renderer holds the view's count and the rows it
+ * has fetched (see rows.ts), a few pages around what is on screen. A
+ * `trace` tick (at most one per 50 ms, counts only) says when to fetch
+ * again, so the cost of a message to the page does not grow with the rate.
  */
 import { create } from 'zustand';
 
@@ -12,13 +15,15 @@ import type {
   CallSummary,
   ElementStatus,
   EngineSnapshot,
-  MessageSummary,
   TopologyInfo,
+  TraceFilter,
   TraceSourceInfo,
+  TraceTick,
   TrunkStatus,
+  ViewInfo,
 } from '../../src/common/api.ts';
-import type { LadderFilter } from '../../src/common/ladder.ts';
 import { type ConnectionState, connect } from './bridge.ts';
+import { rows } from './rows.ts';
 
 export type View = 'topology' | 'calls' | 'ladder';
 
@@ -50,31 +55,36 @@ export interface TrunklabState {
   calls: CallSummary[];
   sources: TraceSourceInfo[];
   imports: ImportProgress[];
-  /** Bumps whenever messageLog changes. */
-  logVersion: number;
   generation: number;
+  /** Messages in the trace, and how many of them are grouped and filterable. */
+  messageCount: number;
+  indexedCount: number;
+  /** The engine's summary revision (grouping, linter badges): rows of an older one are refetched. */
+  revision: number;
+  /** The ladder's view of the trace (its filter's messages), or null before the engine answers. */
+  ladder: ViewInfo | null;
+  /** Bumps when fetched rows arrive. */
+  rowsVersion: number;
   view: View;
-  filter: LadderFilter;
-  /** The call the ladder is filtered to (its legs). */
-  callFilter: CallSummary | null;
+  filter: TraceFilter;
+  /** The selected message (trace index) and its position in the ladder's view. */
   selected: number | null;
+  selectedPos: number | null;
   follow: boolean;
   selectedCall: string | null;
   notices: Notice[];
+  /** Element ids seen in any view so far (the Element filter's choices). */
+  seenIds: string[];
   setView(view: View): void;
-  setFilter(filter: LadderFilter): void;
+  setFilter(filter: TraceFilter): void;
   showCall(call: CallSummary | null): void;
-  select(index: number | null): void;
+  select(index: number | null, position?: number | null): void;
   setFollow(follow: boolean): void;
   selectCall(id: string | null): void;
   notify(level: Notice['level'], text: string): void;
   dismiss(id: number): void;
   setUpload(progress: ImportProgress | null, id: string): void;
 }
-
-/** Every message summary so far, index = position. Mutated in place. */
-export const messageLog: MessageSummary[] = [];
-const held = new Map<number, MessageSummary>();
 
 let noticeId = 0;
 
@@ -90,19 +100,33 @@ export const useStore = create<TrunklabState>()((set, get) => ({
   calls: [],
   sources: [],
   imports: [],
-  logVersion: 0,
   generation: 0,
+  messageCount: 0,
+  indexedCount: 0,
+  revision: 0,
+  ladder: null,
+  rowsVersion: 0,
   view: 'calls',
   filter: {},
-  callFilter: null,
   selected: null,
+  selectedPos: null,
   follow: true,
   selectedCall: null,
   notices: [],
+  seenIds: [],
   setView: (view) => set({ view }),
-  setFilter: (filter) => set({ filter }),
-  showCall: (call) => set({ callFilter: call, view: call ? 'ladder' : get().view, selected: null, follow: call === null }),
-  select: (selected) => set({ selected, follow: selected === null ? get().follow : false }),
+  setFilter: (filter) => {
+    set({ filter });
+    void openLadderView();
+  },
+  showCall: (call) => {
+    const { filter, view } = get();
+    const { labCall: _l, callKey: _c, legKey: _g, callId: _i, ...rest } = filter;
+    set({ filter: call ? { ...rest, labCall: call.id } : rest, view: call ? 'ladder' : view, selected: null, selectedPos: null, follow: call === null });
+    void openLadderView();
+  },
+  select: (selected, position) =>
+    set({ selected, selectedPos: selected === null ? null : (position ?? get().selectedPos), follow: selected === null ? get().follow : false }),
   setFollow: (follow) => set({ follow }),
   selectCall: (selectedCall) => set({ selectedCall }),
   notify: (level, text) => {
@@ -119,6 +143,44 @@ export const useStore = create<TrunklabState>()((set, get) => ({
 
 export const nameOf = (id: string): string => useStore.getState().elementById.get(id)?.name ?? id;
 
+function mergeSeen(seen: string[], used: readonly string[]): string[] {
+  let out = seen;
+  for (const id of used) {
+    if (out.includes(id)) continue;
+    if (out === seen) out = seen.slice();
+    out.push(id);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The ladder's view
+
+let viewRequest = 0;
+
+/** Opens the engine view for the current filter (replacing the previous one) and starts over the row cache. */
+export async function openLadderView(): Promise<void> {
+  const ticket = ++viewRequest;
+  const { filter, ladder, selected } = useStore.getState();
+  try {
+    const view = await connect().api.openView(filter, ladder?.id);
+    if (ticket !== viewRequest) return;
+    rows.reset(view);
+    const selectedPos = selected === null ? null : await connect().api.viewLocate(view.id, selected);
+    if (ticket !== viewRequest) return;
+    const s = useStore.getState();
+    const keep = selectedPos !== null && selectedPos >= 0;
+    useStore.setState({
+      ladder: view,
+      seenIds: mergeSeen(s.seenIds, view.used),
+      selectedPos: keep ? selectedPos : null,
+      rowsVersion: s.rowsVersion + 1,
+    });
+  } catch (error) {
+    if (ticket === viewRequest) useStore.getState().notify('error', `Cannot filter the trace: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Event intake: queue, then apply once per frame.
 
@@ -131,22 +193,6 @@ function requestFrame(): void {
   // Hidden tabs get no animation frames: fall back to a timer there.
   if (document.hidden) setTimeout(applyQueued, 200);
   else requestAnimationFrame(applyQueued);
-}
-
-function putMessage(m: MessageSummary): boolean {
-  if (m.index < messageLog.length) return false;
-  if (m.index > messageLog.length) {
-    held.set(m.index, m);
-    return false;
-  }
-  messageLog.push(m);
-  let next = held.get(messageLog.length);
-  while (next !== undefined) {
-    held.delete(next.index);
-    messageLog.push(next);
-    next = held.get(messageLog.length);
-  }
-  return true;
 }
 
 function upsert<T>(list: T[], item: T, key: (t: T) => string): T[] {
@@ -164,12 +210,13 @@ function applyQueued(): void {
   queue = [];
   if (events.length === 0) return;
   const s = useStore.getState();
-  let logChanged = false;
-  let { calls, elements, trunks, sources, imports, generation, selected } = s;
+  let { calls, elements, trunks, sources, imports, generation, selected, selectedPos, ladder, seenIds } = s;
+  let tick: TraceTick | null = null;
+  let cleared = false;
   for (const e of events) {
     switch (e.type) {
-      case 'message':
-        logChanged = putMessage(e.message) || logChanged;
+      case 'trace':
+        tick = e;
         break;
       case 'call':
         calls = upsert(calls, e.call, (c) => c.id);
@@ -190,11 +237,11 @@ function applyQueued(): void {
         imports = e.done ? imports.filter((p) => p.id !== e.id) : upsert(imports, { ...e }, (p) => p.id);
         break;
       case 'trace-cleared':
-        messageLog.length = 0;
-        held.clear();
         generation = e.generation;
         selected = null;
-        logChanged = true;
+        selectedPos = null;
+        seenIds = [];
+        cleared = true;
         break;
       case 'log':
         if (e.level === 'error') s.notify('error', e.text);
@@ -205,9 +252,11 @@ function applyQueued(): void {
       case 'open-request':
         window.dispatchEvent(new CustomEvent('trunklab:menu', { detail: { what: e.what, detail: e.detail } }));
         break;
+      default:
+        break;
     }
   }
-  useStore.setState({
+  const next: Partial<TrunklabState> = {
     calls,
     elements,
     elementById: elements === s.elements ? s.elementById : new Map(elements.map((x) => [x.id, x])),
@@ -216,44 +265,30 @@ function applyQueued(): void {
     imports,
     generation,
     selected,
-    ...(logChanged ? { logVersion: s.logVersion + 1 } : {}),
-  });
-  if (held.size > 0) void fillGap();
-}
-
-let filling = false;
-
-/** Fetches summaries the event stream skipped (before subscribing, or a lost batch). */
-async function fillGap(): Promise<void> {
-  if (filling) return;
-  filling = true;
-  try {
-    const api = connect().api;
-    while (held.size > 0 || pendingCount > messageLog.length) {
-      const firstHeld = held.size > 0 ? Math.min(...held.keys()) : pendingCount;
-      const from = messageLog.length;
-      const to = Math.min(firstHeld, from + 20_000);
-      if (to <= from) break;
-      const page = await api.messages(from, to);
-      if (page.length === 0) break;
-      for (const m of page) putMessage(m);
-      useStore.setState({ logVersion: useStore.getState().logVersion + 1 });
+    selectedPos,
+    seenIds,
+  };
+  if (tick && tick.generation === generation) {
+    next.messageCount = tick.messageCount;
+    next.indexedCount = tick.indexedCount;
+    next.revision = tick.revision;
+    if (tick.revision !== s.revision) rows.stale();
+    const mine = ladder ? tick.views.find((v) => v.id === ladder!.id) : undefined;
+    if (mine) {
+      ladder = mine;
+      next.ladder = mine;
+      next.seenIds = mergeSeen(seenIds, mine.used);
+      rows.resize(mine);
     }
-  } finally {
-    filling = false;
   }
+  useStore.setState(next);
+  if (cleared || (ladder && ladder.generation !== generation)) void openLadderView();
 }
-
-let pendingCount = 0;
 
 async function resync(): Promise<void> {
   const api = connect().api;
   const snap = await api.status();
   const s = useStore.getState();
-  if (snap.generation !== s.generation) {
-    messageLog.length = 0;
-    held.clear();
-  }
   useStore.setState({
     appVersion: snap.version,
     topology: snap.topology,
@@ -264,11 +299,13 @@ async function resync(): Promise<void> {
     calls: snap.calls,
     sources: snap.sources,
     generation: snap.generation,
-    logVersion: s.logVersion + 1,
-    view: s.logVersion === 0 && snap.topology === null && snap.messageCount > 0 ? 'ladder' : s.view,
+    messageCount: snap.messageCount,
+    indexedCount: snap.indexedCount,
+    // A window opened on files only starts on the ladder, at the top of the trace (as a capture viewer does).
+    view: s.ladder === null && snap.topology === null && snap.messageCount > 0 ? 'ladder' : s.view,
+    ...(s.ladder === null && snap.topology === null ? { follow: false } : {}),
   });
-  pendingCount = snap.messageCount;
-  await fillGap();
+  await openLadderView();
 }
 
 let started = false;
@@ -279,6 +316,15 @@ export function startStore(): void {
   started = true;
   const c = connect();
   useStore.setState({ hostKind: c.kind });
+  rows.onArrive = () => {
+    const s = useStore.getState();
+    const pos = rows.pendingSelect;
+    const m = pos === null ? undefined : rows.get(pos);
+    if (pos !== null && m) {
+      rows.pendingSelect = null;
+      useStore.setState({ rowsVersion: s.rowsVersion + 1, selected: m.index, selectedPos: pos, follow: false });
+    } else useStore.setState({ rowsVersion: s.rowsVersion + 1 });
+  };
   c.api.subscribe((events) => {
     for (const e of events) queue.push(e);
     requestFrame();

@@ -64,6 +64,16 @@ describe('ladder layout', () => {
     );
   });
 
+  it('shows no lab column for a trace between unknown addresses', () => {
+    const used = usedIds([msg(0, '127.0.0.1:5060', '127.0.0.1:5070')]);
+    const layout = ladderLayout(elements, used, { onlyUsed: true });
+    assert.deepEqual(
+      layout.columns.map((c) => c.id),
+      ['127.0.0.1:5060', '127.0.0.1:5070'],
+    );
+    assert.equal(ladderLayout(elements, new Set(), { onlyUsed: true }).columns.length, elements.length);
+  });
+
   it('names arrows for assistive technology', () => {
     const names = new Map(elements.map((e) => [e.id, e.name]));
     const nameOf = (id: string): string => names.get(id) ?? id;

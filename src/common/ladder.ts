@@ -8,7 +8,7 @@
  * under their pool), then gateways, IP-PBXs and SBCs; addresses outside the
  * topology come last, in order of first appearance.
  */
-import type { ElementRole, ElementStatus, MessageSummary } from './api.ts';
+import type { ElementRole, ElementStatus, MessageSummary, TraceFilter } from './api.ts';
 
 export interface LadderColumn {
   /** Element id, or `host:port` for an address outside the topology. */
@@ -40,7 +40,7 @@ export interface LadderLayout {
 
 export interface LayoutOptions {
   columnWidth?: number;
-  /** Keep only elements that send or receive one of `messages` (all when no message uses any). */
+  /** Keep only elements that send or receive one of the messages (all while there is no message). */
   onlyUsed?: boolean;
 }
 
@@ -72,8 +72,9 @@ export function ladderLayout(elements: readonly ElementStatus[], used: ReadonlyS
   const columnWidth = options.columnWidth ?? DEFAULT_COLUMN_WIDTH;
   const known = new Set(elements.map((e) => e.id));
   const extra = [...used].filter((id) => !known.has(id));
-  const anyKnownUsed = elements.some((e) => used.has(e.id));
-  const keep = (e: ElementStatus): boolean => !options.onlyUsed || !anyKnownUsed || used.has(e.id);
+  // With nothing used yet (an empty trace) every element shows; otherwise only the used ones, so an
+  // imported capture between unknown addresses is not pushed off screen by the lab's columns.
+  const keep = (e: ElementStatus): boolean => !options.onlyUsed || used.size === 0 || used.has(e.id);
   const position = new Map(elements.map((e, i) => [e.id, i]));
   const poolOrder = new Map<string, number>();
   for (const e of elements) if (e.pool !== undefined && !poolOrder.has(e.pool)) poolOrder.set(e.pool, poolOrder.size);
@@ -195,25 +196,17 @@ export function formatDuration(ms: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}` : `${m}:${String(s).padStart(2, '0')}`;
 }
 
-export interface LadderFilter {
-  callKey?: string;
-  legKey?: string;
-  callId?: string;
-  /** Element id: messages it sends or receives. */
-  element?: string;
-  /** Request method (responses match by their CSeq method). */
-  method?: string;
-  /** Case-insensitive search in the label, Call-ID, CSeq, addresses and element names. */
-  text?: string;
-  /** Hide OPTIONS keep-alives. */
-  hideOptions?: boolean;
-}
+/** The ladder's filter: the engine's TraceFilter (a view of the trace). */
+export type LadderFilter = TraceFilter;
 
 export function isFilterEmpty(f: LadderFilter): boolean {
-  return !f.callKey && !f.legKey && !f.callId && !f.element && !f.method && !f.text && !f.hideOptions;
+  return !f.callKey && !f.legKey && !f.labCall && !f.callId && !f.element && !f.method && !f.text && !f.hideOptions;
 }
 
-/** A predicate for `f`; `nameOf` gives element display names for the text search. */
+/**
+ * A predicate for `f`; `nameOf` gives element display names for the text
+ * search. `labCall` is not checked here: only the engine knows a lab call's legs.
+ */
 export function messageFilter(f: LadderFilter, nameOf: (id: string) => string): (m: MessageSummary) => boolean {
   const text = f.text?.trim().toLowerCase() ?? '';
   const method = f.method?.toUpperCase();

@@ -5,7 +5,15 @@
  * engine pushes event batches. Both hosts validate every argument with
  * `checkArgs` before anything reaches the engine: the page is not trusted.
  */
-import { CALL_ACTIONS, type CallActionRequest, EXPORT_FORMATS, type ExportRequest, type PlaceCallRequest, type UploadStart } from './api.ts';
+import {
+  CALL_ACTIONS,
+  type CallActionRequest,
+  EXPORT_FORMATS,
+  type ExportRequest,
+  type PlaceCallRequest,
+  type TraceFilter,
+  type UploadStart,
+} from './api.ts';
 import type { BridgeEvent } from './api.ts';
 
 /** Commands of EngineApi callable over a bridge (everything but subscribe). */
@@ -21,6 +29,12 @@ export const RPC_METHODS = [
   'uploadFinish',
   'exportTrace',
   'clear',
+  'openView',
+  'viewRows',
+  'viewLocate',
+  'closeView',
+  'traceCalls',
+  'traceCall',
 ] as const;
 export type RpcMethod = (typeof RPC_METHODS)[number];
 
@@ -40,8 +54,12 @@ export interface RpcEvents {
 export const MAX_UPLOAD_CHUNK = 2 * 1024 * 1024;
 /** Largest file accepted by upload. */
 export const MAX_UPLOAD_SIZE = 2 * 1024 * 1024 * 1024;
-/** At most this many summaries per `messages` call. */
+/** At most this many summaries per `messages` or `viewRows` call. */
 export const MAX_MESSAGE_PAGE = 20_000;
+/** At most this many calls per `traceCalls` call. */
+export const MAX_CALL_PAGE = 2_000;
+/** Views are numbered from 1. */
+const isViewId = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 
 export function isRpcMethod(value: unknown): value is RpcMethod {
   return typeof value === 'string' && (RPC_METHODS as readonly string[]).includes(value);
@@ -82,9 +100,29 @@ function callActionRequest(v: unknown): CallActionRequest {
   return out;
 }
 
+const FILTER_STRINGS = ['callKey', 'legKey', 'labCall', 'callId', 'element', 'method', 'text'] as const;
+
+/** A ladder filter: known keys only, short strings, a boolean for hideOptions. */
+export function traceFilter(v: unknown, what = 'filter'): TraceFilter {
+  if (!isObject(v)) throw new TypeError(`${what}: expected an object`);
+  onlyKeys(v, [...FILTER_STRINGS, 'hideOptions'], what);
+  const out: TraceFilter = {};
+  for (const key of FILTER_STRINGS) {
+    const value = v[key];
+    if (value === undefined || value === '') continue;
+    if (!isShortString(value, 1024)) throw new TypeError(`${what}: ${key} must be a string of at most 1024 characters`);
+    out[key] = value;
+  }
+  if (v.hideOptions !== undefined) {
+    if (typeof v.hideOptions !== 'boolean') throw new TypeError(`${what}: hideOptions must be true or false`);
+    if (v.hideOptions) out.hideOptions = true;
+  }
+  return out;
+}
+
 function exportRequest(v: unknown): ExportRequest {
-  if (!isObject(v)) throw new TypeError('exportTrace: expected {format, selection?}');
-  onlyKeys(v, ['format', 'selection'], 'exportTrace');
+  if (!isObject(v)) throw new TypeError('exportTrace: expected {format, selection?, side?}');
+  onlyKeys(v, ['format', 'selection', 'side'], 'exportTrace');
   if (typeof v.format !== 'string' || !(EXPORT_FORMATS as readonly string[]).includes(v.format)) {
     throw new TypeError(`exportTrace: format must be one of ${EXPORT_FORMATS.join(', ')}`);
   }
@@ -92,7 +130,7 @@ function exportRequest(v: unknown): ExportRequest {
   if (v.selection !== undefined) {
     const s = v.selection;
     if (!isObject(s)) throw new TypeError('exportTrace: selection must be an object');
-    onlyKeys(s, ['indexes', 'callKey'], 'exportTrace selection');
+    onlyKeys(s, ['indexes', 'callKey', 'filter'], 'exportTrace selection');
     out.selection = {};
     if (s.indexes !== undefined) {
       if (!Array.isArray(s.indexes) || s.indexes.length > 10_000_000 || !s.indexes.every(isIndex)) {
@@ -104,6 +142,11 @@ function exportRequest(v: unknown): ExportRequest {
       if (!isShortString(s.callKey, 1024)) throw new TypeError('exportTrace: selection.callKey must be a string');
       out.selection.callKey = s.callKey;
     }
+    if (s.filter !== undefined) out.selection.filter = traceFilter(s.filter, 'exportTrace: selection.filter');
+  }
+  if (v.side !== undefined) {
+    if (!isShortString(v.side, 256)) throw new TypeError('exportTrace: side must be a non-empty string');
+    out.side = v.side;
   }
   return out;
 }
@@ -168,5 +211,42 @@ export function checkArgs(method: RpcMethod, params: unknown): unknown[] {
     case 'exportTrace':
       arity(method, params, 1);
       return [exportRequest(params[0])];
+    case 'openView': {
+      if (params.length !== 1 && params.length !== 2) throw new TypeError(`openView takes 1 or 2 arguments, got ${params.length}`);
+      const filter = traceFilter(params[0], 'openView');
+      if (params.length === 1 || params[1] === undefined || params[1] === null) return [filter];
+      if (!isViewId(params[1])) throw new TypeError('openView: replaces must be a view id');
+      return [filter, params[1]];
+    }
+    case 'viewRows': {
+      arity(method, params, 3);
+      const [view, from, to] = params;
+      if (!isViewId(view)) throw new TypeError('viewRows: expected a view id');
+      if (!isIndex(from) || !isIndex(to) || to < from || to - from > MAX_MESSAGE_PAGE) {
+        throw new TypeError(`viewRows: expected 0 ≤ from ≤ to, at most ${MAX_MESSAGE_PAGE} apart`);
+      }
+      return [view, from, to];
+    }
+    case 'viewLocate':
+      arity(method, params, 2);
+      if (!isViewId(params[0])) throw new TypeError('viewLocate: expected a view id');
+      if (!isIndex(params[1])) throw new TypeError('viewLocate: expected a message index');
+      return [params[0], params[1]];
+    case 'closeView':
+      arity(method, params, 1);
+      if (!isViewId(params[0])) throw new TypeError('closeView: expected a view id');
+      return [params[0]];
+    case 'traceCalls': {
+      arity(method, params, 2);
+      const [from, to] = params;
+      if (!isIndex(from) || !isIndex(to) || to < from || to - from > MAX_CALL_PAGE) {
+        throw new TypeError(`traceCalls: expected 0 ≤ from ≤ to, at most ${MAX_CALL_PAGE} apart`);
+      }
+      return [from, to];
+    }
+    case 'traceCall':
+      arity(method, params, 1);
+      if (!isShortString(params[0], 1024)) throw new TypeError('traceCall: expected a call key, a leg key, #index or a lab call id');
+      return [params[0]];
   }
 }

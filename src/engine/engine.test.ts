@@ -52,9 +52,30 @@ describe('Engine over the lab topology', () => {
     const detail = await engine.messageDetail(messages.find((m) => m.from === 'med-1' && m.to === 'pbx')!.index);
     assert.equal(detail.fromName, 'Mediation-1');
     assert.equal(detail.toName, 'IP-PBX');
+    // The lab call's view: the legs the Mediation Server joined, and the Front End's leg the store grouped with them.
+    const view = await engine.openView({ labCall: call.id });
+    const rows = await engine.viewRows(view.id, 0, 1000);
+    const paths = new Set(rows.rows.filter((m) => m.method === 'INVITE' && m.kind === 'request').map((m) => `${m.from}>${m.to}`));
+    assert.ok(paths.has('med-1>pbx') && paths.has('fe>med-1'), [...paths].join(' '));
+    assert.ok(rows.rows.every((m) => m.callKey === rows.rows[0]!.callKey), 'one call of the store');
+    const traceCall = await engine.traceCall(call.id);
+    assert.ok(traceCall && traceCall.legs.length >= 2);
+    assert.ok(traceCall.links.some((l) => l.source === 'b2bua' && l.confidence === 1), JSON.stringify(traceCall.links));
     await engine.callAction(call.id, { action: 'hangup' });
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(events.some((e) => e.type === 'call' && e.call.id === call.id));
     assert.ok(batches < events.length, 'events are batched');
+  });
+
+  it('runs the trace linter once the trace is quiet: its counts go on the summaries (ladder badges)', async () => {
+    const deadline = Date.now() + 10_000;
+    let linted: MessageSummary[] = [];
+    while (Date.now() < deadline) {
+      linted = (await engine.messages(0, 10_000)).filter((m) => m.lintWarnings !== undefined);
+      if (linted.length > 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(linted.length > 0, 'linted summaries');
+    assert.ok(events.some((e) => e.type === 'trace' && e.revision > 0), 'a new revision tells the UI to fetch its rows again');
   });
 });

@@ -3,8 +3,16 @@
  * headless host and the Electron main process each hold one; the renderer
  * reaches it through a bridge (WebSocket or IPC) as plain data.
  *
- * Road of a message: socket → `tap` (or an imported file) → WireTrace →
- * summary event (batched, ≤ 1 delivery per 50 ms) → bridge → renderer.
+ * Road of a message: socket → `tap` (or an imported file) → TraceIndex (the
+ * TraceStore of src/trace/, behind a staging area for large files) → views
+ * (what each ladder filter shows) → a `trace` tick (counts only, at most one
+ * per 50 ms) → bridge → the renderer, which fetches the rows it draws.
+ * No summary crosses the bridge unless a row on screen needs it: the cost of
+ * a message to the UI does not grow with the message rate.
+ *
+ * Opening a capture: read on a worker thread (capture-worker.ts), framed and
+ * staged here (staging.ts, trace-index.ts): every message is navigable once
+ * the file is read; the store indexes it in the background.
  */
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
@@ -17,6 +25,7 @@ import type {
   BridgeEvent,
   CallActionRequest,
   CallSummary,
+  DiagnosticInfo,
   ElementStatus,
   EngineApi,
   EngineEvent,
@@ -29,24 +38,40 @@ import type {
   MessageSummary,
   PlaceCallRequest,
   TopologyInfo,
+  TraceCallInfo,
+  TraceFilter,
   TraceSourceInfo,
+  TraceTick,
   TransportName,
   TrunkStatus,
   UploadStart,
+  ViewInfo,
+  ViewRows,
 } from '../common/api.ts';
 import { readCaptureFile } from '../formats/capture-reader.ts';
-import { writePcap } from '../formats/pcap.ts';
-import { writePcapng } from '../formats/pcapng.ts';
-import type { CaptureRecord } from '../sip/capture.ts';
+import { readJsonTraceFile } from '../formats/json.ts';
+import { readLyncLogFile } from '../formats/lync-log-reader.ts';
+import { detectImportFormat, exportTrace as writeExport } from '../formats/trace-io.ts';
+import type { CaptureRecord, HostPort } from '../sip/capture.ts';
+import { type LintFinding, lintTrace } from '../trace/lint-dialog.ts';
+import type { CallInfo, LegLink } from '../trace/store.ts';
+import type { WireEvent } from '../trace/wire-event.ts';
 import { EventBatcher, type EventBatcherOptions } from './event-batcher.ts';
 import type { LabPort } from './lab-port.ts';
+import { readCaptureInWorker } from './capture-worker.ts';
 import { messageDetail } from './message-detail.ts';
-import { type StoredMessage, WireTrace } from './wire-trace.ts';
+import { StagingAssembler } from './staging.ts';
+import { TraceIndex } from './trace-index.ts';
+import { TraceView, TraceViews, type ViewContext } from './trace-views.ts';
 
 export interface EngineOptions {
   version?: string;
   topology?: TopologyInfo | null;
   batching?: EventBatcherOptions;
+  /** Shortest gap between two `trace` ticks (default 50 ms). */
+  tickMs?: number;
+  /** The linter runs over traces of at most this many messages (default 20,000, about 0.3 s): it parses every message again, in one go. */
+  lintLimit?: number;
 }
 
 interface Upload {
@@ -57,40 +82,98 @@ interface Upload {
   stream: WriteStream;
 }
 
+interface LintCounts {
+  errors: number;
+  warnings: number;
+  /** Findings across the dialog (the per-message ones the inspector computes itself). */
+  dialog: LintFinding[];
+}
+
 const MIME: Record<ExportFormat, string> = {
   pcap: 'application/vnd.tcpdump.pcap',
   pcapng: 'application/x-pcapng',
   cls: 'text/plain',
-  json: 'application/json',
+  json: 'application/x-ndjson',
   sipp: 'application/xml',
 };
 const EXTENSION: Record<ExportFormat, string> = { pcap: 'pcap', pcapng: 'pcapng', cls: 'log', json: 'json', sipp: 'xml' };
+const EXPORT_FORMATS: ExportFormat[] = ['pcap', 'pcapng', 'cls', 'json', 'sipp'];
+
+const hostPortKey = (hp: HostPort): string => (hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`);
 
 export class Engine implements EngineApi {
   readonly version: string;
   readonly #batcher: EventBatcher;
-  readonly #trace: WireTrace;
+  #index: TraceIndex;
+  #views: TraceViews;
   #lab: LabPort | null = null;
   #topology: TopologyInfo | null;
   #pendingRecords: CaptureRecord[] | null = [];
   #generation = 1;
+  /** Bumps when summaries already handed out changed (grouping, linter). */
+  #revision = 0;
   readonly #sources = new Map<string, TraceSourceInfo>();
   readonly #calls = new Map<string, CallSummary>();
+  readonly #linked = new Set<string>();
   readonly #trunks = new Map<string, TrunkStatus>();
   readonly #elements = new Map<string, ElementStatus>();
   readonly #hostIndex = new Map<string, string | null>();
+  /** Element names found in imported logs and JSON traces (`127.0.0.20:5068` → `med-1`). */
+  readonly #importedNames = new Map<string, string>();
   readonly #uploads = new Map<string, Upload>();
+  #importQueue: Promise<unknown> = Promise.resolve();
+  #importAbort = new AbortController();
   #tempDir: string | null = null;
   #closed = false;
+  readonly #tickMs: number;
+  #tickTimer: ReturnType<typeof setTimeout> | null = null;
+  #lastTick = { count: -1, indexed: -1, revision: -1, views: '' };
+  readonly #lintLimit: number;
+  #lint = new Map<number, LintCounts>();
+  #lintedSize = 0;
+  #lintTimer: ReturnType<typeof setTimeout> | null = null;
+  #liveCounted = 0;
 
   constructor(options: EngineOptions = {}) {
     this.version = options.version ?? '0.0.0';
     this.#topology = options.topology ?? null;
     this.#batcher = new EventBatcher(options.batching);
-    this.#trace = new WireTrace(
-      (host, port, transport) => this.#elementOf(host, port, transport),
-      (m) => this.#onMessage(m),
-    );
+    this.#tickMs = options.tickMs ?? 50;
+    this.#lintLimit = options.lintLimit ?? 20_000;
+    this.#index = this.#newIndex();
+    this.#views = this.#newViews();
+  }
+
+  #newIndex(): TraceIndex {
+    const index = new TraceIndex({
+      resolve: (hp, transport) => this.#elementOf(hp.host, hp.port, transport) ?? this.#importedNames.get(hostPortKey(hp)) ?? null,
+      onChange: () => this.#changed(),
+    });
+    // Views catching up in the background: the next tick carries their counts.
+    index.background = (deadline) => {
+      const more = this.#views.advance(deadline);
+      this.#changed();
+      return more;
+    };
+    return index;
+  }
+
+  #newViews(): TraceViews {
+    return new TraceViews(this.#viewContext());
+  }
+
+  #viewContext(): ViewContext {
+    return {
+      index: this.#index,
+      nameOf: (id) => this.#nameOf(id),
+      labCallLegs: (id) => this.#calls.get(id)?.legs ?? [],
+      generation: () => this.#generation,
+    };
+  }
+
+  /** The trace (for the CLI and tests: the same store the UI shows). */
+  get trace(): TraceIndex {
+    return this.#index;
   }
 
   // -------------------------------------------------------------------------
@@ -103,7 +186,7 @@ export class Engine implements EngineApi {
       this.#pendingRecords.push(record);
       return;
     }
-    this.#trace.add(record, 'live', true);
+    this.#index.tap(record);
   };
 
   /** Lab events (calls, health, elements, log lines) to forward. */
@@ -111,7 +194,7 @@ export class Engine implements EngineApi {
     if (this.#closed) return;
     switch (event.type) {
       case 'call':
-        this.#calls.set(event.call.id, event.call);
+        this.#noteCall(event.call);
         break;
       case 'element':
         this.#elements.set(event.element.id, event.element);
@@ -128,13 +211,28 @@ export class Engine implements EngineApi {
     this.#batcher.push(event);
   };
 
+  /** A lab call: kept for the Calls view; its legs (Call-IDs the Mediation Server joined) are linked in the store. */
+  #noteCall(call: CallSummary): void {
+    this.#calls.set(call.id, call);
+    const [first, ...rest] = call.legs;
+    if (first === undefined) return;
+    for (const other of rest) {
+      const key = `${first}\n${other}`;
+      if (this.#linked.has(key)) continue;
+      this.#linked.add(key);
+      this.#index.linkLegs(first, other, { source: 'b2bua', confidence: 1, evidence: [`Mediation Server B2BUA, lab call ${call.id}`] });
+      this.#revision += 1;
+      this.#changed();
+    }
+  }
+
   /** Starts naming trace columns after the lab's elements and releases records tapped before. */
   attachLab(lab: LabPort, topology?: TopologyInfo): void {
     this.#lab = lab;
     if (topology) this.#topology = topology;
     for (const e of lab.elements()) this.#elements.set(e.id, e);
     for (const t of lab.trunks()) this.#trunks.set(t.name, t);
-    for (const c of lab.calls()) this.#calls.set(c.id, c);
+    for (const c of lab.calls()) this.#noteCall(c);
     this.#hostIndex.clear();
     this.#sources.set('live', { id: 'live', kind: 'live', name: topology?.source ?? 'lab', messages: 0 });
     this.#releasePending();
@@ -149,11 +247,12 @@ export class Engine implements EngineApi {
   #releasePending(): void {
     const pending = this.#pendingRecords;
     this.#pendingRecords = null;
-    for (const r of pending ?? []) this.#trace.add(r, 'live', true);
+    for (const r of pending ?? []) this.#index.tap(r);
   }
 
   #elementOf(host: string, port: number, transport: TransportName): string | undefined {
-    const exact = this.#lab?.elementOf(host, port, transport);
+    if (this.#lab === null) return undefined;
+    const exact = this.#lab.elementOf(host, port, transport);
     if (exact) return exact;
     // An ephemeral port (the client side of a TCP connection): the address alone names the element, when only one listens there.
     if (this.#hostIndex.size === 0) {
@@ -168,41 +267,244 @@ export class Engine implements EngineApi {
     return this.#hostIndex.get(host) ?? undefined;
   }
 
-  #onMessage(m: StoredMessage): void {
-    const source = this.#sources.get(m.source);
-    if (source) source.messages += 1;
-    this.#batcher.push({ type: 'message', message: m.summary });
-  }
-
   #nameOf(id: string): string {
     return this.#elements.get(id)?.name ?? id;
+  }
+
+  // -------------------------------------------------------------------------
+  // Ticks: what changed in the trace, at most one per tickMs
+
+  #changed(): void {
+    if (this.#closed || this.#tickTimer !== null) return;
+    // While a file is read, fewer ticks: the page has less to draw and the reader more of the CPU.
+    this.#tickTimer = setTimeout(() => this.#tick(), this.#index.reading ? Math.max(this.#tickMs, 250) : this.#tickMs);
+    this.#tickTimer.unref?.();
+    this.#index.wake();
+  }
+
+  #tick(): void {
+    this.#tickTimer = null;
+    if (this.#closed) return;
+    // Views of a small trace catch up at once; large ones go on in the background slices.
+    const more = this.#views.advance(performance.now() + 8);
+    if (more) this.#index.wake();
+    this.#countLive();
+    const views = this.#views.all().map((v) => v.info());
+    const viewsKey = views.map((v) => `${v.id}:${v.count}:${v.scanned}:${v.used.length}`).join(',');
+    const count = this.#index.size;
+    const indexed = this.#index.indexed;
+    const last = this.#lastTick;
+    if (last.count !== count || last.indexed !== indexed || last.revision !== this.#revision || last.views !== viewsKey) {
+      this.#lastTick = { count, indexed, revision: this.#revision, views: viewsKey };
+      const tick: TraceTick = { type: 'trace', generation: this.#generation, messageCount: count, indexedCount: indexed, revision: this.#revision, views };
+      this.#batcher.push(tick);
+    }
+    if (more) this.#changed();
+    this.#scheduleLint();
+  }
+
+  /** Live messages are what the store holds beyond the imported ones (known once no import is being indexed). */
+  #countLive(): void {
+    const live = this.#sources.get('live');
+    if (!live || this.#index.busy) return;
+    let imported = 0;
+    for (const s of this.#sources.values()) if (s.id !== 'live') imported += s.messages;
+    live.messages = Math.max(this.#liveCounted, this.#index.indexed - imported);
+    this.#liveCounted = live.messages;
+  }
+
+  // -------------------------------------------------------------------------
+  // The linter: dialog-wide findings become ladder badges
+
+  /** Runs the linter once the trace has been quiet for a moment (it parses every message again: never while messages pour in). */
+  #scheduleLint(): void {
+    const store = this.#index.store;
+    if (store.size === this.#lintedSize || store.size > this.#lintLimit || this.#index.busy) return;
+    if (this.#lintTimer !== null) clearTimeout(this.#lintTimer);
+    const size = store.size;
+    this.#lintTimer = setTimeout(() => {
+      this.#lintTimer = null;
+      if (this.#index.store.size === size) this.#runLint();
+      else this.#scheduleLint();
+    }, 750);
+    this.#lintTimer.unref?.();
+  }
+
+  #runLint(): void {
+    if (this.#closed || this.#index.busy) return;
+    const store = this.#index.store;
+    if (store.size > this.#lintLimit || store.size === this.#lintedSize) return;
+    const roles = new Map([...this.#elements.values()].map((e) => [e.id, e.role]));
+    const lint = new Map<number, LintCounts>();
+    lintTrace(store, { roleOf: (id) => roles.get(id) ?? null, retransmissions: false }, (i, findings) => {
+      let errors = 0;
+      let warnings = 0;
+      for (const f of findings) {
+        if (f.severity === 'error') errors++;
+        else if (f.severity === 'warning') warnings++;
+      }
+      lint.set(i, { errors, warnings, dialog: findings.filter((f) => f.scope === 'dialog') });
+    });
+    this.#lint = lint;
+    this.#lintedSize = store.size;
+    this.#revision += 1;
+    this.#changed();
+  }
+
+  #summary(i: number): MessageSummary {
+    const s = this.#index.summary(i);
+    if (i < this.#lintedSize) {
+      const l = this.#lint.get(i);
+      s.lintErrors = l?.errors ?? 0;
+      s.lintWarnings = l?.warnings ?? 0;
+    }
+    return s;
   }
 
   // -------------------------------------------------------------------------
   // EngineApi
 
   async status(): Promise<EngineSnapshot> {
+    this.#countLive();
     return {
       version: this.version,
       topology: this.#topology,
       elements: [...this.#elements.values()],
       trunks: [...this.#trunks.values()],
       calls: [...this.#calls.values()],
-      messageCount: this.#trace.size,
+      messageCount: this.#index.size,
+      indexedCount: this.#index.indexed,
       generation: this.#generation,
-      sources: [...this.#sources.values()],
-      exportFormats: ['pcap', 'pcapng'],
+      sources: [...this.#sources.values()].map((s) => ({ ...s })),
+      exportFormats: EXPORT_FORMATS,
     };
   }
 
   async messages(from: number, to: number): Promise<MessageSummary[]> {
-    return this.#trace.messages.slice(from, Math.min(to, this.#trace.size)).map((m) => m.summary);
+    const end = Math.min(to, this.#index.size);
+    const out: MessageSummary[] = [];
+    for (let i = from; i < end; i++) out.push(this.#summary(i));
+    return out;
   }
 
   async messageDetail(index: number): Promise<MessageDetail> {
-    const m = this.#trace.messages[index];
-    if (m === undefined) throw new RangeError(`no message ${index}: the trace holds ${this.#trace.size}`);
-    return messageDetail(m.summary, m.bytes, { fromName: this.#nameOf(m.summary.from), toName: this.#nameOf(m.summary.to) });
+    if (index >= this.#index.size) throw new RangeError(`no message ${index}: the trace holds ${this.#index.size}`);
+    const summary = this.#summary(index);
+    const extra: DiagnosticInfo[] = (this.#lint.get(index)?.dialog ?? []).map((f) => ({
+      code: f.code,
+      severity: f.severity === 'error' ? 'error' : f.severity === 'warning' ? 'warning' : 'info',
+      message: f.message,
+      rule: f.rule,
+      ...(f.offset !== undefined ? { offset: f.offset } : {}),
+    }));
+    return messageDetail(summary, this.#index.bytes(index), { fromName: this.#nameOf(summary.from), toName: this.#nameOf(summary.to) }, extra);
+  }
+
+  async openView(filter: TraceFilter, replaces?: number): Promise<ViewInfo> {
+    const view = this.#views.open(filter, replaces);
+    // A small trace or a call is done at once; the rest follows in ticks.
+    if (view.advance(performance.now() + 25)) this.#changed();
+    return view.info();
+  }
+
+  async viewRows(viewId: number, from: number, to: number): Promise<ViewRows> {
+    const view = this.#views.get(viewId);
+    const end = Math.min(to, view.count);
+    const rows: MessageSummary[] = [];
+    for (let p = from; p < end; p++) rows.push(this.#summary(view.at(p)));
+    return { view: view.info(), from, rows };
+  }
+
+  async viewLocate(viewId: number, index: number): Promise<number> {
+    return this.#views.get(viewId).locate(index);
+  }
+
+  async closeView(viewId: number): Promise<void> {
+    this.#views.close(viewId);
+  }
+
+  #callsCache: { stamp: number; calls: CallInfo[] } | null = null;
+
+  /** The store's calls that are calls: at least one leg began with an INVITE (not OPTIONS keep-alives or REGISTERs). */
+  #storeCalls(): CallInfo[] {
+    const store = this.#index.store;
+    const stamp = store.size * 65_536 + store.links.length;
+    if (this.#callsCache?.stamp !== stamp) {
+      const calls = store.calls().filter((c) => c.legs.some((l) => store.method(store.legFirst(l)) === 'INVITE'));
+      this.#callsCache = { stamp, calls };
+    }
+    return this.#callsCache.calls;
+  }
+
+  #callInfo(c: CallInfo): TraceCallInfo {
+    const store = this.#index.store;
+    const legKey = (l: number): string => `l${l}`;
+    return {
+      key: c.key,
+      legs: c.legs.map((l) => {
+        const leg = store.leg(l);
+        return {
+          key: leg.key,
+          callId: leg.callId,
+          from: leg.from,
+          to: leg.to,
+          method: leg.method,
+          finalStatus: leg.finalStatus,
+          messages: leg.messages,
+          startUs: leg.startUs,
+          endUs: leg.endUs,
+        };
+      }),
+      confidence: c.confidence,
+      links: c.links.map((k: LegLink) => ({ a: legKey(k.a), b: legKey(k.b), source: k.source, confidence: k.confidence, evidence: k.evidence })),
+      messages: c.messages,
+      startUs: c.startUs,
+      endUs: c.endUs,
+    };
+  }
+
+  async traceCalls(from: number, to: number): Promise<{ total: number; calls: TraceCallInfo[] }> {
+    const calls = this.#storeCalls();
+    return { total: calls.length, calls: calls.slice(from, to).map((c) => this.#callInfo(c)) };
+  }
+
+  async traceCall(key: string): Promise<TraceCallInfo | null> {
+    const store = this.#index.store;
+    let root = -1;
+    if (/^c\d+$/.test(key) || /^l\d+$/.test(key)) {
+      const n = Number(key.slice(1));
+      if (n < store.legCount) root = store.callOfLeg(n);
+    } else if (/^#\d+$/.test(key)) {
+      const i = Number(key.slice(1));
+      if (i < store.size) root = store.callOf(i);
+    } else {
+      for (const callId of this.#calls.get(key)?.legs ?? []) {
+        const leg = this.#index.legOfCallId(callId);
+        if (leg >= 0) {
+          root = store.callOfLeg(leg);
+          break;
+        }
+      }
+    }
+    if (root < 0) return null;
+    const legs = store.callLegs(root);
+    const call: CallInfo = {
+      key: `c${root}`,
+      legs,
+      links: store.links.filter((k) => legs.includes(k.a) || legs.includes(k.b)),
+      confidence: 1,
+      startUs: Number.POSITIVE_INFINITY,
+      endUs: 0,
+      messages: 0,
+    };
+    for (const l of legs) {
+      const leg = store.leg(l);
+      call.startUs = Math.min(call.startUs, leg.startUs);
+      call.endUs = Math.max(call.endUs, leg.endUs);
+      call.messages += leg.messages;
+    }
+    for (const k of call.links) call.confidence = Math.min(call.confidence, k.confidence);
+    return this.#callInfo(call);
   }
 
   async calls(): Promise<CallSummary[]> {
@@ -212,7 +514,7 @@ export class Engine implements EngineApi {
   async placeCall(request: PlaceCallRequest): Promise<CallSummary> {
     const lab = this.#requireLab();
     const call = await lab.placeCall(request);
-    this.#calls.set(call.id, call);
+    this.#noteCall(call);
     this.#batcher.push({ type: 'call', call });
     return call;
   }
@@ -221,7 +523,7 @@ export class Engine implements EngineApi {
     const lab = this.#requireLab();
     const call = await lab.callAction(callId, request);
     if (call) {
-      this.#calls.set(call.id, call);
+      this.#noteCall(call);
       this.#batcher.push({ type: 'call', call });
     }
     return call;
@@ -232,31 +534,93 @@ export class Engine implements EngineApi {
     return this.#lab;
   }
 
-  /** Imports a capture file (pcap, pcapng, gzip) from disk into the trace. */
-  async importPath(file: string, name = path.basename(file)): Promise<ImportResult> {
+  /**
+   * Imports a capture (pcap, pcapng, gzip of either), a Lync/OCSLogger log
+   * or a Trunklab JSON trace. Resolves once the file is read and every
+   * message is navigable; grouping and filters catch up in the background
+   * (`indexedCount` in ticks). One file at a time.
+   */
+  importPath(file: string, name = path.basename(file)): Promise<ImportResult> {
+    const run = this.#importQueue.then(() => this.#import(file, name));
+    this.#importQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #import(file: string, name: string): Promise<ImportResult> {
+    if (this.#closed) throw new Error('the engine is closed');
+    const format = await detectImportFormat(file);
+    const kind: TraceSourceInfo['kind'] = format === 'cls' ? 'lync-log' : format === 'json' ? 'trace' : 'capture';
     const id = `import-${this.#sources.size + 1}`;
-    const source: TraceSourceInfo = { id, kind: 'capture', name, messages: 0 };
+    const source: TraceSourceInfo = { id, kind, name, messages: 0 };
+    if (format === null) {
+      throw new Error(`${name}: not a file Trunklab reads (pcap, pcapng, Lync/OCSLogger log, Trunklab JSON trace, or gzip of one)`);
+    }
     this.#sources.set(id, source);
     this.#batcher.push({ type: 'source', source: { ...source } });
-    const before = this.#trace.size;
     const totalBytes = (await stat(file)).size;
-    const result = await readCaptureFile(file, {
-      keepRecords: false,
-      onRecords: (records) => {
-        for (const r of records) this.#trace.add(r, id, false);
-      },
-      onProgress: (p) => {
-        this.#batcher.push({ type: 'import-progress', id, name, bytes: p.bytesRead, totalBytes: p.totalBytes ?? totalBytes, done: false });
-      },
-    });
-    if (result.format === null && result.error) source.error = result.error.message;
-    else if (result.error) source.error = result.error.message;
+    const signal = this.#importAbort.signal;
+    const generation = this.#generation;
+    const index = this.#index;
+    const batch = index.beginStaging(id);
+    const assembler = new StagingAssembler();
+    const events: WireEvent[] = [];
+    const stageRecords = (records: readonly CaptureRecord[]): void => {
+      events.length = 0;
+      for (const r of records) assembler.push(r, events);
+      if (events.length > 0) index.staged(batch, events);
+    };
+    let lastProgress = 0;
+    const progress = (p: { bytesRead: number; totalBytes: number | null }): void => {
+      const now = performance.now();
+      if (now - lastProgress < 100) return;
+      lastProgress = now;
+      this.#batcher.push({ type: 'import-progress', id, name, bytes: p.bytesRead, totalBytes: p.totalBytes ?? totalBytes, done: false });
+    };
+    let error: Error | undefined;
+    try {
+      if (format === 'pcap' || format === 'pcapng') {
+        // On a second core when a worker can be started (Node); in this thread otherwise (the Electron bundle).
+        const r =
+          (await readCaptureInWorker(file, { onRecords: stageRecords, onProgress: progress, signal })) ??
+          (await readCaptureFile(file, { keepRecords: false, onRecords: stageRecords, onProgress: progress, signal, chunkSize: 4 << 20 }));
+        error = r.error ?? undefined;
+      } else if (format === 'cls') {
+        const r = await readLyncLogFile(file, { names: this.#importedNames, keepRecords: false, onRecords: stageRecords, onProgress: progress, signal });
+        error = r.error;
+      } else {
+        const r = await readJsonTraceFile(file, (evs) => index.staged(batch, evs), progress, this.#importedNames);
+        error = r.error;
+        const links = r.links;
+        if (links.length > 0) {
+          batch.afterIndexing = (legBase) => {
+            const store = index.store;
+            for (const l of links) {
+              const a = legBase + l.a;
+              const b = legBase + l.b;
+              if (a < store.legCount && b < store.legCount) store.linkLegs(a, b, { source: 'import', confidence: l.confidence, evidence: l.evidence });
+            }
+            this.#revision += 1;
+          };
+        }
+      }
+      stageRecords([]);
+      events.length = 0;
+      assembler.flush(events);
+      if (events.length > 0) index.staged(batch, events);
+    } catch (e) {
+      index.abandon(batch);
+      this.#batcher.push({ type: 'import-progress', id, name, bytes: totalBytes, totalBytes, done: true });
+      if (generation !== this.#generation) throw new Error(`${name}: import stopped (the trace was cleared)`);
+      throw e;
+    }
+    index.endStaging(batch);
+    source.messages = batch.count;
+    if (error) source.error = error.message;
     this.#batcher.push({ type: 'import-progress', id, name, bytes: totalBytes, totalBytes, done: true });
     this.#batcher.push({ type: 'source', source: { ...source } });
-    if (result.format === null && this.#trace.size === before) {
-      throw new Error(`${name}: not a capture file Trunklab reads (pcap, pcapng, gzip of either)${source.error ? `: ${source.error}` : ''}`);
-    }
-    return { source: { ...source }, added: this.#trace.size - before };
+    this.#changed();
+    if (batch.count === 0 && error) throw new Error(`${name}: ${error.message}`);
+    return { source: { ...source }, added: batch.count };
   }
 
   async uploadStart(request: UploadStart): Promise<string> {
@@ -290,60 +654,84 @@ export class Engine implements EngineApi {
     }
   }
 
-  #selected(request: ExportRequest): StoredMessage[] {
-    const all = this.#trace.messages;
+  /** Resolves when every staged message is in the store (exports read the store). */
+  async #indexed(): Promise<void> {
+    while (this.#index.busy && !this.#closed) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  #selected(request: ExportRequest): number[] | undefined {
+    const store = this.#index.store;
     const s = request.selection;
-    let chosen = s?.indexes ? s.indexes.map((i) => all[i]).filter((m): m is StoredMessage => m !== undefined) : all;
-    if (s?.callKey) {
-      const call = this.#calls.get(s.callKey);
-      const legs = new Set(call?.legs ?? []);
-      chosen = chosen.filter((m) => m.summary.callKey === s.callKey || legs.has(m.summary.legKey ?? '') || legs.has(m.summary.callId));
+    if (!s || (!s.indexes && !s.callKey && !s.filter)) return undefined;
+    let chosen: number[] | undefined = s.indexes ? s.indexes.filter((i) => i < store.size) : undefined;
+    const narrow = (keep: Set<number> | number[]): void => {
+      const set = keep instanceof Set ? keep : new Set(keep);
+      chosen = chosen ? chosen.filter((i) => set.has(i)) : [...set].sort((a, b) => a - b);
+    };
+    if (s.callKey) {
+      const view = new TraceView(0, { callKey: s.callKey }, this.#viewContext());
+      narrow(this.#drain(view));
+    }
+    if (s.filter) {
+      const view = new TraceView(0, s.filter, this.#viewContext());
+      narrow(this.#drain(view));
     }
     return chosen;
   }
 
+  #drain(view: TraceView): number[] {
+    while (view.advance(Number.POSITIVE_INFINITY)) {
+      // until done
+    }
+    const out: number[] = [];
+    for (let p = 0; p < view.count; p++) out.push(view.at(p));
+    return out;
+  }
+
   async exportTrace(request: ExportRequest): Promise<ExportResult> {
-    const chosen = this.#selected(request);
-    const records: CaptureRecord[] = chosen.map((m, i) => ({
-      seq: i + 1,
-      timeUs: m.summary.timeUs,
-      direction: 'out',
-      transport: m.summary.transport,
-      local: m.src,
-      remote: m.dst,
-      connId: m.connId,
-      bytes: m.bytes,
-    }));
+    await this.#indexed();
+    const store = this.#index.store;
+    const indexes = this.#selected(request);
     let bytes: Uint8Array;
-    switch (request.format) {
-      case 'pcap':
-        bytes = writePcap(records);
-        break;
-      case 'pcapng':
-        bytes = writePcapng(records, {
-          interfaceOf: (r) => ({ interfaceName: this.#elementOf(r.local.host, r.local.port, r.transport) ?? r.local.host }),
-        });
-        break;
-      default:
-        throw new Error(`export to ${request.format} is not available in this build`);
+    if (request.format === 'sipp') {
+      // One call: the one the selection names, or the call of its first message.
+      let call: string | undefined = request.selection?.callKey;
+      const first = indexes?.[0];
+      if (call === undefined && first !== undefined && store.callOf(first) >= 0) call = `c${store.callOf(first)}`;
+      if (call !== undefined && !/^c\d+$/.test(call)) call = (await this.traceCall(call))?.key;
+      bytes = writeExport(store, 'sipp', { side: request.side ?? 'callee', ...(call !== undefined ? { call } : {}) });
+    } else {
+      bytes = writeExport(store, request.format, { ...(indexes ? { indexes } : {}), ...(request.side ? { side: request.side } : {}) });
     }
     const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
     return {
       fileName: `trunklab-${stamp}.${EXTENSION[request.format]}`,
       mimeType: MIME[request.format],
       data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'),
-      messages: chosen.length,
+      messages: request.format === 'sipp' ? 0 : (indexes?.length ?? store.size),
     };
   }
 
   async clear(): Promise<void> {
-    this.#trace.clear();
+    this.#importAbort.abort();
+    this.#importAbort = new AbortController();
+    this.#index.close();
     this.#generation += 1;
+    this.#revision += 1;
+    this.#index = this.#newIndex();
+    this.#views = this.#newViews();
+    this.#lint = new Map();
+    this.#lintedSize = 0;
+    this.#liveCounted = 0;
+    this.#callsCache = null;
+    this.#linked.clear();
+    for (const c of this.#calls.values()) this.#noteCall(c);
     for (const [id, source] of this.#sources) {
       if (id === 'live') source.messages = 0;
       else this.#sources.delete(id);
     }
     this.#batcher.push({ type: 'trace-cleared', generation: this.#generation });
+    this.#changed();
   }
 
   subscribe(listener: (events: BridgeEvent[]) => void): () => void {
@@ -357,6 +745,10 @@ export class Engine implements EngineApi {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#importAbort.abort();
+    this.#index.close();
+    if (this.#tickTimer !== null) clearTimeout(this.#tickTimer);
+    if (this.#lintTimer !== null) clearTimeout(this.#lintTimer);
     this.#batcher.close();
     for (const u of this.#uploads.values()) u.stream.destroy();
     this.#uploads.clear();

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import type { CallActionRequest, CallSummary, ElementStatus, TopologyInfo } from '../common/api.ts';
 import { Lab, type LabOptions } from '../lync/lab.ts';
 import { withFreePorts } from '../lync/free-ports.ts';
-import { defaultTopologyPath, parseTopology, type Topology, type TopologyInput } from '../lync/topology.ts';
+import { parseTopology, type Topology, type TopologyInput } from '../lync/topology.ts';
+import { DEFAULT_TOPOLOGY_SOURCE, defaultTopologyInput } from './default-topology.ts';
 import type { Engine } from './engine.ts';
 import type { LabPort } from './lab-port.ts';
 
@@ -57,7 +58,7 @@ export async function startLab(engine: Engine, topology: Topology, options: Omit
 }
 
 export interface LabFileOptions {
-  /** Topology file (default fixtures/topologies/lab.json). */
+  /** Topology file (default: the lab topology built into the engine, fixtures/topologies/lab.json). */
   topologyPath?: string;
   /** Every port 0: for a desktop app next to other SIP software. */
   freePorts?: boolean;
@@ -65,8 +66,8 @@ export interface LabFileOptions {
 
 /** Loads a topology file and starts it for `engine` (the desktop app's lab). */
 export async function startLabFromFile(engine: Engine, options: LabFileOptions = {}): Promise<Lab> {
-  const file = options.topologyPath ?? defaultTopologyPath();
-  let input = JSON.parse(readFileSync(file, 'utf8')) as TopologyInput;
+  const file = options.topologyPath;
+  let input = file === undefined ? defaultTopologyInput() : (JSON.parse(readFileSync(file, 'utf8')) as TopologyInput);
   if (options.freePorts) input = withFreePorts(input);
-  return startLab(engine, parseTopology(input, file));
+  return startLab(engine, parseTopology(input, file ?? DEFAULT_TOPOLOGY_SOURCE));
 }

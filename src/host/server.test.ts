@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 import WebSocket from 'ws';
 
-import type { BridgeEvent, MessageDetail, MessageSummary } from '../common/api.ts';
+import type { BridgeEvent, MessageDetail, MessageSummary, ViewInfo, ViewRows } from '../common/api.ts';
 import { Engine } from '../engine/engine.ts';
 import { type RunningHost, startHost } from './server.ts';
 
@@ -144,14 +144,28 @@ describe('headless host', () => {
     const imported = await client.call<{ added: number }>('uploadFinish', id);
     assert.equal(imported.added, 6);
 
-    const deadline = Date.now() + 2000;
-    while (client.events.filter((e) => e.type === 'message').length < 6 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const messages = client.events.filter((e) => e.type === 'message').map((e) => (e as { message: MessageSummary }).message);
+    // No summary is pushed: a tick says how many messages there are, the rows are fetched through a view.
+    const deadline = Date.now() + 3000;
+    const indexedTick = () => client.events.find((e) => e.type === 'trace' && e.indexedCount === 6);
+    while (!indexedTick() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(indexedTick(), 'a trace tick reports the 6 messages');
+    assert.ok(!client.events.some((e) => (e as { type: string }).type === 'message'), 'no per-message events');
+    const view = await client.call<ViewInfo>('openView', {});
+    assert.equal(view.count, 6);
+    const rows = await client.call<ViewRows>('viewRows', view.id, 0, 100);
     assert.deepEqual(
-      messages.map((m) => (m.kind === 'request' ? m.method : String(m.status))),
+      rows.rows.map((m) => (m.kind === 'request' ? m.method : String(m.status))),
       ['INVITE', '180', '200', 'ACK', 'BYE', '200'],
     );
-    assert.ok(client.batches.length < client.events.length, 'events arrive batched');
+    const byes = await client.call<ViewInfo>('openView', { method: 'BYE' }, view.id);
+    assert.equal(byes.count, 2);
+    await assert.rejects(client.call('viewRows', view.id, 0, 10), /view \d+ is closed/);
+    assert.equal(await client.call<number>('viewLocate', byes.id, 0), 0);
+    await assert.rejects(client.call('openView', { method: 'BYE', evil: 1 }), /unknown property/);
+    await assert.rejects(client.call('viewRows', byes.id, 5, 1), /viewRows: expected/);
+    const call = await client.call<{ legs: unknown[] } | null>('traceCall', '#0');
+    assert.equal(call?.legs.length, 1);
+    assert.ok(client.batches.length < client.events.length || client.events.length <= 3, 'events arrive batched');
 
     const page = await client.call<MessageSummary[]>('messages', 0, 100);
     assert.equal(page.length, 6);

@@ -7,9 +7,10 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 
 import type { CallActionRequest, CallSummary } from '../../../src/common/api.ts';
-import { formatDuration } from '../../../src/common/ladder.ts';
+import { formatDuration, formatTime } from '../../../src/common/ladder.ts';
 import { connect } from '../bridge.ts';
 import { nameOf, useStore } from '../store.ts';
+import { TraceCalls } from './TraceCalls.tsx';
 
 const LIVE = new Set(['dialing', 'proceeding', 'ringing', 'early-media', 'connected', 'held']);
 
@@ -187,14 +188,15 @@ export function Calls() {
   // Rows outside the window are stood in for by two spacer rows: a real table, virtualized.
   const before = items[0]?.start ?? 0;
   const after = virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0);
+  const topology = useStore((s) => s.topology);
   return (
-    <section className="calls-view" aria-label="Calls">
-      <Dialer />
+    <section className={`calls-view${topology ? '' : ' files-only'}`} aria-label="Calls">
+      {topology && <Dialer />}
       {current && <CallControls call={current} />}
-      <div className="calls-scroll" ref={scrollRef}>
+      <div className="calls-scroll lab-calls" ref={scrollRef} hidden={!topology}>
         <table className="calls-table" aria-label="Calls" aria-rowcount={sorted.length + 1}>
           <colgroup>
-            <col style={{ width: 110 }} />
+            <col style={{ width: 124 }} />
             <col />
             <col />
             <col style={{ width: 120 }} />
@@ -205,7 +207,7 @@ export function Calls() {
           </colgroup>
           <thead>
             <tr>
-              <th>Started</th>
+              <th>Started (UTC)</th>
               <th>From</th>
               <th>To</th>
               <th>State</th>
@@ -227,7 +229,7 @@ export function Calls() {
                 <tr key={c.id} aria-rowindex={item.index + 2} aria-selected={c.id === selectedCall} className={c.id === selectedCall ? 'selected' : undefined}>
                   <td>
                     <button type="button" className="pick" onClick={() => selectCall(c.id)} title="Select this call">
-                      {new Date(c.startedUs / 1000).toLocaleTimeString()}
+                      {formatTime(c.startedUs).slice(0, 8)}
                     </button>
                   </td>
                   <td title={c.from}>{nameOf(c.from)}</td>
@@ -251,6 +253,7 @@ export function Calls() {
         </table>
         {sorted.length === 0 && <div className="empty">No calls yet. Pick a caller, dial a number and press Call.</div>}
       </div>
+      <TraceCalls />
     </section>
   );
 }

@@ -5,7 +5,7 @@
  */
 import { type ReactNode, useEffect, useState } from 'react';
 
-import type { MessageDetail } from '../../../src/common/api.ts';
+import type { MessageDetail, TraceFilter } from '../../../src/common/api.ts';
 import { formatTime } from '../../../src/common/ladder.ts';
 import { connect } from '../bridge.ts';
 import { useStore } from '../store.ts';
@@ -14,8 +14,10 @@ const details = new Map<string, MessageDetail>();
 
 function useDetail(index: number | null): { detail: MessageDetail | null; error: string | null } {
   const generation = useStore((s) => s.generation);
+  // A new revision can bring the linter's dialog findings.
+  const revision = useStore((s) => s.revision);
   const [state, setState] = useState<{ key: string; detail: MessageDetail | null; error: string | null }>({ key: '', detail: null, error: null });
-  const key = `${generation}:${index}`;
+  const key = `${generation}:${revision}:${index}`;
   useEffect(() => {
     if (index === null) return;
     const cached = details.get(key);
@@ -88,6 +90,16 @@ async function copyText(text: string): Promise<boolean> {
   }
 }
 
+/** `Mediation-1 (127.0.0.20:5068)`, or the address alone when it has no name. */
+function endpoint(name: string, address: string): string {
+  return name === address ? address : `${name} (${address})`;
+}
+
+function withoutCall(filter: TraceFilter): TraceFilter {
+  const { callKey: _c, legKey: _l, labCall: _b, ...rest } = filter;
+  return rest;
+}
+
 export function Inspector() {
   const selected = useStore((s) => s.selected);
   const setFilter = useStore((s) => s.setFilter);
@@ -134,8 +146,8 @@ export function Inspector() {
           <strong>#{s.index + 1}</strong> <span className="insp-start">{detail.startLine}</span>
         </div>
         <div className="insp-meta">
-          {detail.fromName} ({s.src}) → {detail.toName} ({s.dst}) · {s.transport.toUpperCase()} · {formatTime(s.timeUs)} · {s.size} bytes
-          {s.retransmission ? ' · retransmission' : ''}
+          {endpoint(detail.fromName, s.src)} → {endpoint(detail.toName, s.dst)} · {s.transport.toUpperCase()} · {formatTime(s.timeUs)} · {s.size} bytes
+          {s.retransmission ? ` · retransmission${s.retransmissionOf !== undefined ? ` of #${s.retransmissionOf + 1}` : ''}` : ''}
         </div>
         <div className="insp-actions">
           <button type="button" onClick={() => void copy()}>
@@ -146,8 +158,13 @@ export function Inspector() {
               Only this Call-ID
             </button>
           )}
+          {s.callKey && (
+            <button type="button" onClick={() => setFilter({ ...withoutCall(filter), callKey: s.callKey })} title="Every leg the trace store grouped with this one">
+              Only this call
+            </button>
+          )}
           {s.legKey && (
-            <button type="button" onClick={() => setFilter({ ...filter, legKey: s.legKey })}>
+            <button type="button" onClick={() => setFilter({ ...withoutCall(filter), legKey: s.legKey, ...(s.callKey ? { callKey: s.callKey } : {}) })}>
               Only this leg
             </button>
           )}

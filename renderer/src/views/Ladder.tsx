@@ -5,27 +5,46 @@
  * scroll like ten. Each arrow is a list item named for assistive technology
  * (`INVITE from Mediation-1 to Gateway-A`).
  *
+ * Rows come from the engine's view of the filter, a page at a time (see
+ * rows.ts); a row not fetched yet is drawn as a placeholder of the same height.
+ *
  * Keys: ↑/↓ or k/j move, PgUp/PgDn, Home/End, f toggles follow-live,
- * / focuses the search.
+ * / focuses the search, Ctrl+G goes to a message number.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { type KeyboardEvent, memo, useCallback, useEffect, useMemo, useRef } from 'react';
+import { type CSSProperties, type KeyboardEvent, memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 
 import type { MessageSummary } from '../../../src/common/api.ts';
-import { arrowName, formatDelta, formatTime, type LadderLayout, ladderLayout, messageClass, messageLabel } from '../../../src/common/ladder.ts';
-import { messageLog, nameOf, useStore } from '../store.ts';
-import { useFiltered } from './useFiltered.ts';
+import {
+  arrowName,
+  DEFAULT_COLUMN_WIDTH,
+  formatDelta,
+  formatTime,
+  isFilterEmpty,
+  type LadderLayout,
+  ladderLayout,
+  messageClass,
+  messageLabel,
+} from '../../../src/common/ladder.ts';
+import { connect } from '../bridge.ts';
+import { rows } from '../rows.ts';
+import { nameOf, useStore } from '../store.ts';
 
 export const ROW_HEIGHT = 26;
-const GUTTER = 204;
+/** Width of the #, time and delta columns: the # column grows with the trace (a million needs 7 digits). */
+function gutterWidths(count: number): { gutter: number; idx: number } {
+  const digits = String(Math.max(1, count)).length;
+  const idx = Math.max(34, digits * 7 + 6);
+  return { gutter: 170 + idx, idx };
+}
 
 function roleClass(role: string | undefined): string {
   return role ? `role-${role}` : 'role-unknown';
 }
 
-const LadderHeader = memo(function LadderHeader({ layout }: { layout: LadderLayout }) {
+const LadderHeader = memo(function LadderHeader({ layout, gutter }: { layout: LadderLayout; gutter: number }) {
   return (
-    <div className="ladder-head" style={{ width: GUTTER + layout.width }}>
+    <div className="ladder-head" style={{ width: gutter + layout.width }}>
       <div className="ladder-head-gutter">
         <span className="c-idx">#</span>
         <span className="c-time">Time (UTC)</span>
@@ -59,16 +78,17 @@ const LadderHeader = memo(function LadderHeader({ layout }: { layout: LadderLayo
 
 interface RowProps {
   m: MessageSummary;
+  gutter: number;
   prevUs: number | null;
   layout: LadderLayout;
   selected: boolean;
   position: number;
   total: number;
   start: number;
-  onSelect(index: number): void;
+  onSelect(index: number, position: number): void;
 }
 
-const Row = memo(function Row({ m, prevUs, layout, selected, position, total, start, onSelect }: RowProps) {
+const Row = memo(function Row({ m, gutter, prevUs, layout, selected, position, total, start, onSelect }: RowProps) {
   const fromCol = layout.indexOf.get(m.from);
   const toCol = layout.indexOf.get(m.to);
   const x1 = fromCol === undefined ? 0 : layout.columns[fromCol]!.x;
@@ -79,9 +99,12 @@ const Row = memo(function Row({ m, prevUs, layout, selected, position, total, st
   const cls = messageClass(m);
   const y = 18;
   const mid = self ? x1 + 30 : (x1 + x2) / 2;
+  // The trace linter's counts (message and dialog rules) once it has run, else the parser's.
+  const errors = m.lintErrors ?? m.errors;
+  const warnings = m.lintWarnings ?? m.warnings;
   const badges: string[] = [];
-  if (m.errors > 0) badges.push(`${m.errors} error${m.errors > 1 ? 's' : ''}`);
-  if (m.warnings > 0) badges.push(`${m.warnings} warning${m.warnings > 1 ? 's' : ''}`);
+  if (errors > 0) badges.push(`${errors} error${errors > 1 ? 's' : ''}`);
+  if (warnings > 0) badges.push(`${warnings} warning${warnings > 1 ? 's' : ''}`);
   return (
     // biome-ignore lint/a11y/useKeyWithClickEvents: the list's arrow keys select rows (onKeyDown on the ladder)
     <li
@@ -91,8 +114,8 @@ const Row = memo(function Row({ m, prevUs, layout, selected, position, total, st
       aria-current={selected ? 'true' : undefined}
       data-index={m.index}
       className={`lrow k-${cls}${selected ? ' selected' : ''}${m.retransmission ? ' retrans' : ''}`}
-      style={{ transform: `translateY(${start}px)`, width: GUTTER + layout.width }}
-      onClick={() => onSelect(m.index)}
+      style={{ transform: `translateY(${start}px)`, width: gutter + layout.width }}
+      onClick={() => onSelect(m.index, position)}
     >
       <div className="lrow-gutter">
         <span className="c-idx">{m.index + 1}</span>
@@ -116,10 +139,10 @@ const Row = memo(function Row({ m, prevUs, layout, selected, position, total, st
           {m.sdp ? ' (SDP)' : ''}
         </text>
       </svg>
-      <span className="lrow-badges" style={{ left: GUTTER + Math.max(x1, x2) + 8 }}>
+      <span className="lrow-badges" style={{ left: gutter + Math.max(x1, x2) + 8 }}>
         {m.retransmission && <span className="badge badge-retrans">retransmission</span>}
         {badges.map((b) => (
-          <span key={b} className={`badge ${b.includes('error') ? 'badge-error' : 'badge-warning'}`}>
+          <span key={b} className={`badge ${b.includes('error') ? 'badge-error' : 'badge-warning'}`} title="Open the Diagnostics tab of the inspector for the findings">
             {b}
           </span>
         ))}
@@ -129,45 +152,133 @@ const Row = memo(function Row({ m, prevUs, layout, selected, position, total, st
   );
 });
 
+const MIN_COLUMN = 112;
+
+/** The element's width, kept up to date. */
+function useWidth(ref: { current: HTMLElement | null }): number {
+  const [width, setWidth] = useState(1200);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const observer = new ResizeObserver(() => setWidth(el.clientWidth));
+    observer.observe(el);
+    setWidth(el.clientWidth);
+    return () => observer.disconnect();
+  }, [ref]);
+  return width;
+}
+
+/** A row not fetched yet: same height, no arrow. */
+function Placeholder({ position, start, width }: { position: number; start: number; width: number }) {
+  return (
+    <li aria-hidden="true" className="lrow lrow-loading" data-position={position} style={{ transform: `translateY(${start}px)`, width }}>
+      <div className="lrow-gutter">
+        <span className="c-idx">…</span>
+      </div>
+    </li>
+  );
+}
+
 export function Ladder() {
   const elements = useStore((s) => s.elements);
   const selected = useStore((s) => s.selected);
+  const selectedPos = useStore((s) => s.selectedPos);
   const follow = useStore((s) => s.follow);
   const select = useStore((s) => s.select);
   const setFollow = useStore((s) => s.setFollow);
-  const filtered = useFiltered();
-  const { indexes } = filtered;
-  const usedKey = [...filtered.used].join('|');
-  // biome-ignore lint/correctness/useExhaustiveDependencies: usedKey stands for the used set's contents
-  const layout = useMemo(() => ladderLayout(elements, filtered.used, { onlyUsed: true }), [elements, usedKey]);
+  const view = useStore((s) => s.ladder);
+  const messageCount = useStore((s) => s.messageCount);
+  const rowsVersion = useStore((s) => s.rowsVersion);
+  const revision = useStore((s) => s.revision);
+  const count = view?.count ?? 0;
+  const usedKey = view?.used.join('|') ?? '';
   const scrollRef = useRef<HTMLDivElement>(null);
+  const areaWidth = useWidth(scrollRef);
+  const { gutter, idx } = gutterWidths(count);
+  const columns = (view?.used.length ?? 0) || elements.length;
+  // Columns share the width there is, between a narrow and the default width: fewer sideways scrolls.
+  const columnWidth = Math.round(Math.max(MIN_COLUMN, Math.min(DEFAULT_COLUMN_WIDTH, (areaWidth - gutter - 24) / Math.max(1, columns))));
+  // biome-ignore lint/correctness/useExhaustiveDependencies: usedKey stands for the used list's contents
+  const layout = useMemo(() => ladderLayout(elements, new Set(view?.used ?? []), { onlyUsed: true, columnWidth }), [elements, usedKey, columnWidth]);
   const virtualizer = useVirtualizer({
-    count: indexes.length,
+    count,
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
   });
 
-  const count = indexes.length;
   useEffect(() => {
     if (follow && count > 0) virtualizer.scrollToIndex(count - 1, { align: 'end' });
   }, [follow, count, virtualizer]);
 
-  const position = selected === null ? -1 : indexes.indexOf(selected);
+  const items = virtualizer.getVirtualItems();
+  const first = items[0]?.index ?? 0;
+  const last = items.length > 0 ? items[items.length - 1]!.index + 1 : 0;
+  // The row before the first one drawn gives its delta.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: rowsVersion, revision and the view ask for the rows again
+  useEffect(() => rows.ensure(first - 1, last), [first, last, count, view?.id, revision, rowsVersion]);
+
   const moveTo = useCallback(
-    (pos: number) => {
-      if (indexes.length === 0) return;
-      const p = Math.max(0, Math.min(indexes.length - 1, pos));
-      select(indexes[p]!);
-      virtualizer.scrollToIndex(p, { align: 'auto' });
+    (pos: number, align: 'auto' | 'center' = 'auto') => {
+      if (count === 0) return;
+      const p = Math.max(0, Math.min(count - 1, pos));
+      const m = rows.get(p);
+      if (m) {
+        rows.pendingSelect = null;
+        select(m.index, p);
+      } else {
+        // Selected when its row arrives (store.ts); asked for now, not after the scroll has been drawn.
+        rows.pendingSelect = p;
+        rows.ensure(p - 40, p + 40);
+        useStore.setState({ selectedPos: p, follow: false });
+      }
+      virtualizer.scrollToIndex(p, { align });
     },
-    [indexes, select, virtualizer],
+    [count, select, virtualizer],
   );
 
+  // "Go to message #n" (the filter bar's field, Ctrl+G): the message or the first one after it in this view.
+  useEffect(() => {
+    const onGoTo = (e: Event): void => {
+      const index = (e as CustomEvent<number>).detail;
+      if (!view) return;
+      // The whole trace: position and index are the same, no round trip.
+      if (isFilterEmpty(useStore.getState().filter) && view.count > 0) {
+        moveTo(Math.min(index, view.count - 1), 'center');
+        return;
+      }
+      void connect()
+        .api.viewLocate(view.id, index)
+        .then((pos) => {
+          if (pos < 0) useStore.getState().notify('info', `No message #${index + 1} or later in this view.`);
+          else moveTo(pos, 'center');
+        });
+    };
+    window.addEventListener('trunklab:goto', onGoTo);
+    return () => window.removeEventListener('trunklab:goto', onGoTo);
+  }, [view, moveTo]);
+
+  // The selected arrow in view sideways too (a wide ladder scrolls; the gutter stays).
+  const selectedRow = selectedPos !== null ? rows.get(selectedPos) : undefined;
+  const arrowFrom = selectedRow ? layout.indexOf.get(selectedRow.from) : undefined;
+  const arrowTo = selectedRow ? layout.indexOf.get(selectedRow.to) : undefined;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new selection brings its arrow back in view, even between the same columns
+  useEffect(() => {
+    const el = scrollRef.current;
+    if (!el || arrowFrom === undefined || arrowTo === undefined) return;
+    const left = gutter + Math.min(layout.columns[arrowFrom]!.x, layout.columns[arrowTo]!.x) - layout.columnWidth / 2;
+    const right = gutter + Math.max(layout.columns[arrowFrom]!.x, layout.columns[arrowTo]!.x) + layout.columnWidth / 2;
+    const viewLeft = el.scrollLeft + gutter;
+    const viewRight = el.scrollLeft + el.clientWidth;
+    if (left < viewLeft) el.scrollLeft = Math.max(0, left - gutter);
+    else if (right > viewRight) el.scrollLeft = Math.min(left - gutter, right - el.clientWidth);
+  }, [selectedPos, arrowFrom, arrowTo, gutter, layout]);
+
+  const position = selectedPos ?? -1;
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>): void => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / ROW_HEIGHT) - 1);
-    const up = position < 0 ? indexes.length - 1 : position - 1;
+    const up = position < 0 ? count - 1 : position - 1;
     switch (e.key) {
       case 'ArrowDown':
       case 'j':
@@ -187,7 +298,7 @@ export function Ladder() {
         moveTo(0);
         break;
       case 'End':
-        moveTo(indexes.length - 1);
+        moveTo(count - 1);
         break;
       case 'f':
         setFollow(!follow);
@@ -208,32 +319,32 @@ export function Ladder() {
     if (atBottom !== follow && (selected === null || !atBottom)) setFollow(atBottom);
   };
 
-  const items = virtualizer.getVirtualItems();
+  const width = gutter + layout.width;
+  const sizes = { '--gutter': `${gutter}px`, '--idx': `${idx}px` } as CSSProperties;
   return (
     // The scroll area takes the focus: keyboard users scroll and move through the arrows from here.
     // biome-ignore lint/a11y/noStaticElementInteractions: the focusable scroll area handles the ladder's keys
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
-    <div className="ladder" ref={scrollRef} onScroll={onScroll} onKeyDown={onKeyDown} tabIndex={0} id="ladder-scroll">
-      <LadderHeader layout={layout} />
+    <div className="ladder" ref={scrollRef} onScroll={onScroll} onKeyDown={onKeyDown} tabIndex={0} id="ladder-scroll" style={sizes}>
+      <LadderHeader layout={layout} gutter={gutter} />
       {count === 0 ? (
         <div className="empty">
-          {messageLog.length === 0
-            ? 'No messages yet. Place a call, or open a capture file.'
-            : 'No message matches the filter.'}
+          {messageCount === 0 ? 'No messages yet. Place a call, or open a capture file.' : view && !view.complete ? 'Filtering…' : 'No message matches the filter.'}
         </div>
       ) : null}
-      <ul aria-label="Ladder" className="ladder-body" style={{ height: virtualizer.getTotalSize(), width: GUTTER + layout.width }}>
+      <ul aria-label="Ladder" className="ladder-body" style={{ height: virtualizer.getTotalSize(), width }}>
         {items.map((item) => {
-          const index = indexes[item.index]!;
-          const m = messageLog[index]!;
-          const prev = item.index > 0 ? messageLog[indexes[item.index - 1]!] : undefined;
+          const m = rows.get(item.index);
+          if (!m) return <Placeholder key={`p${item.index}`} position={item.index} start={item.start} width={width} />;
+          const prev = item.index > 0 ? rows.get(item.index - 1) : undefined;
           return (
             <Row
-              key={index}
+              key={m.index}
               m={m}
+              gutter={gutter}
               prevUs={prev ? prev.timeUs : null}
               layout={layout}
-              selected={index === selected}
+              selected={m.index === selected}
               position={item.index}
               total={count}
               start={item.start}

@@ -7,44 +7,74 @@
 import type { ElementStatus, Health, TrunkStatus } from '../../../src/common/api.ts';
 import { useStore } from '../store.ts';
 
-const BOX_W = 210;
-const BOX_H = 54;
-const GAP = 14;
-const COL_X = [20, 300, 590, 940];
+const BOX_W = 250;
+const GAP = 12;
+const COL_X = [20, 330, 640, 1000];
 const POOL_PAD = 26;
+const LINE = 13;
 
 interface Placed {
   e: ElementStatus;
   x: number;
   y: number;
+  h: number;
+}
+
+/** `tls:127.0.0.20:5068` → ['TLS', '127.0.0.20:5068']. */
+function listenParts(listen: string): [string, string] {
+  const m = /^([a-z]+):(.*)$/.exec(listen);
+  return m ? [m[1]!.toUpperCase(), m[2]!] : ['', listen];
+}
+
+function detailLine(e: ElementStatus): string {
+  if (e.role === 'lync-user') return e.lineUri ?? e.uri ?? '';
+  if (e.external) return `external device ${e.external}`;
+  if (e.numbers) return `${e.numbers.length} PSTN numbers`;
+  return '';
+}
+
+/** Every listening point on a line of its own: nothing is cut off. */
+function boxHeight(e: ElementStatus): number {
+  return 26 + LINE * Math.max(1, e.listen.length) + (detailLine(e) ? LINE : 0) + 4;
 }
 
 function column(elements: ElementStatus[], x: number, top: number): Placed[] {
-  return elements.map((e, i) => ({ e, x, y: top + i * (BOX_H + GAP) }));
+  let y = top;
+  return elements.map((e) => {
+    const p = { e, x, y, h: boxHeight(e) };
+    y += p.h + GAP;
+    return p;
+  });
 }
 
 const HEALTH_LABEL: Record<Health, string> = { up: 'up', down: 'down', probing: 'probing', unknown: 'unknown' };
 
 function ElementBox({ p, health }: { p: Placed; health?: Health }) {
-  const addr = p.e.listen.join('  ') || p.e.external || '';
+  const detail = detailLine(p.e);
+  const lines = p.e.listen.length > 0 ? p.e.listen.map(listenParts) : [['', p.e.external ?? '']];
   return (
     <g className={`topo-el role-${p.e.role}`} transform={`translate(${p.x},${p.y})`}>
       <title>{`${p.e.name} (${p.e.id}, ${p.e.role})\n${p.e.listen.join('\n')}${p.e.uri ? `\n${p.e.uri}` : ''}`}</title>
-      <rect width={BOX_W} height={BOX_H} rx={6} className="topo-box" />
-      <rect width={5} height={BOX_H} rx={2} className="topo-stripe" />
+      <rect width={BOX_W} height={p.h} rx={6} className="topo-box" />
+      <rect width={5} height={p.h} rx={2} className="topo-stripe" />
       <text x={14} y={18} className="topo-name">
         {p.e.name}
       </text>
-      <text x={BOX_W - 10} y={18} textAnchor="end" className="topo-role">
+      <text x={BOX_W - (health ? 24 : 10)} y={18} textAnchor="end" className="topo-role">
         {p.e.role}
       </text>
-      <text x={14} y={34} className="topo-addr">
-        {addr.length > 34 ? `${addr.slice(0, 33)}…` : addr}
-      </text>
-      <text x={14} y={48} className="topo-addr dim">
-        {p.e.role === 'lync-user' ? (p.e.lineUri ?? p.e.uri ?? '') : p.e.numbers ? `${p.e.numbers.length} numbers` : p.e.external ? `external ${p.e.external}` : ''}
-      </text>
-      {health && <circle cx={BOX_W - 12} cy={38} r={5} className={`health-dot health-${health}`} />}
+      {health && <circle cx={BOX_W - 12} cy={14} r={5} className={`health-dot health-${health}`} />}
+      {lines.map(([proto, addr], i) => (
+        <text key={`${proto}${addr}`} x={14} y={34 + i * LINE} className="topo-addr">
+          {proto && <tspan className="topo-proto">{proto}</tspan>}
+          <tspan x={proto ? 44 : 14}>{addr}</tspan>
+        </text>
+      ))}
+      {detail && (
+        <text x={14} y={34 + lines.length * LINE} className="topo-addr dim">
+          {detail}
+        </text>
+      )}
     </g>
   );
 }
@@ -89,21 +119,23 @@ export function Topology() {
       pools.push(frame);
       y += 18;
     }
-    placedMeds.push({ e, x: COL_X[2]!, y });
-    y += BOX_H + GAP;
+    const h = boxHeight(e);
+    placedMeds.push({ e, x: COL_X[2]!, y, h });
+    y += h + GAP;
     frame.h = y - frame.y - GAP + 8;
   }
-  const contentBottom = Math.max(y, ...[...placedUsers, ...placedPeers].map((p) => p.y + BOX_H + GAP));
-  const placedFe = column(fe, COL_X[1]!, Math.max(top, (contentBottom - BOX_H) / 2 - 20));
+  const contentBottom = Math.max(y, ...[...placedUsers, ...placedPeers].map((p) => p.y + p.h + GAP));
+  const feHeight = fe.reduce((n, e) => n + boxHeight(e) + GAP, 0);
+  const placedFe = column(fe, COL_X[1]!, Math.max(top, (contentBottom - feHeight) / 2));
   const at = new Map<string, Placed>([...placedUsers, ...placedFe, ...placedMeds, ...placedPeers].map((p) => [p.e.id, p]));
   const height = contentBottom + 20;
   const width = COL_X[3]! + BOX_W + 20;
   const feP = placedFe[0];
   const link = (a: Placed, b: Placed): { x1: number; y1: number; x2: number; y2: number } => ({
     x1: a.x + BOX_W,
-    y1: a.y + BOX_H / 2,
+    y1: a.y + Math.min(a.h / 2, 30),
     x2: b.x,
-    y2: b.y + BOX_H / 2,
+    y2: b.y + Math.min(b.h / 2, 30),
   });
   return (
     <section className="topology-view" aria-label="Topology">
@@ -170,7 +202,7 @@ export function Topology() {
           <ElementBox key={p.e.id} p={p} {...(peerHealth(trunks, p.e.id) ? { health: peerHealth(trunks, p.e.id)! } : {})} />
         ))}
       </svg>
-      <table className="grid trunks-table" aria-label="Trunks">
+      <table className="grid trunks-table" aria-label="Trunks" style={{ width }}>
         <thead>
           <tr>
             <th>Trunk</th>
