@@ -12,13 +12,25 @@ commands:
                                    an answering UAS for quick tests
   options HOST:PORT [--transport udp|tcp|tls] [--count N] [--interval-ms N]
                                    OPTIONS keep-alives like a Mediation Server's, with round-trip times
-  serve [--topology FILE] [--no-ui] [--host H] [--port N] [--external PEER=HOST:PORT[/udp|tcp|tls]]... [--free-ports]
-                                   start the emulated Lync topology; one JSON line per element, then {"ready": true}
+  serve [--topology FILE] [--no-ui] [--host H] [--port N] [--open FILE]... [--external PEER=HOST:PORT[/udp|tcp|tls]]...
+        [--free-ports] [--t1-ms N]
+                                   start the emulated Lync topology and its UI (default 127.0.0.1:8080, prints {"ui": URL});
+                                   one JSON line per element, then {"ready": true}
   call [--topology FILE] [--from USER_OR_NUMBER] [--to NUMBER_OR_USER] [--inbound] [--talk-ms N] [--json]
        [--external PEER=HOST:PORT[/transport]]... [--free-ports]
                                    place one call through the topology, print the outcome and the flow (exit 0: completed)
   view FILE... [--host H] [--port N]
                                    open captures straight into the UI in a browser (prints {"ui": URL})
+  convert IN OUT [--to pcap|pcapng|cls|json|sipp] [--side ELEMENT] [--call N|CALL-ID]
+                                   convert a capture, Lync log or trace; a SIPp scenario for one side of a call
+  suite [--topology FILE] [--external PEER=HOST:PORT[/transport]]... [--cases PATTERN] [--junit OUT.xml] [--report OUT.html] [--pcap DIR] [--time-scale F] [--free-ports] [--list]
+                                   the qualification suite: one line per case, then "N passed, N failed" (exit 0: none failed)
+  run SCENARIO.json... [--topology FILE] [--external ...] [--junit OUT.xml] [--report OUT.html] [--pcap DIR]
+                                   run scenario files, each step with its verdict (exit 0: all pass, 1: a failure, 2: invalid file)
+  diff A B [--all]                 two call flows (pcap, pcapng, Lync log, JSON) message by message (exit 0: same)
+  replay TRACE --side ELEMENT --target HOST:PORT[/transport] [--peer ELEMENT] [--call N|CALL-ID] [--local HOST:PORT]
+         [--speed F | --as-fast] [--timeout-ms N] [--strict-provisionals] [--pcap OUT] [--recorded OUT] [--diff]
+                                   re-run one side of a recorded call against a target, one JSON line per step (exit 0: completed)
   help                             this text
 `;
 
@@ -28,9 +40,14 @@ const commands: Record<string, () => Promise<Command>> = {
   lint: async () => (await import('./lint.ts')).lintCommand,
   uas: async () => (await import('./uas.ts')).uasCommand,
   options: async () => (await import('./options.ts')).optionsCommand,
+  convert: async () => (await import('./convert.ts')).convertCommand,
   view: async () => (await import('./view.ts')).viewCommand,
   serve: async () => (await import('./serve.ts')).serveCommand,
   call: async () => (await import('./call.ts')).callCommand,
+  suite: async () => (await import('./suite.ts')).suiteCommand,
+  run: async () => (await import('./run.ts')).runCommand,
+  diff: async () => (await import('./diff.ts')).diffCommand,
+  replay: async () => (await import('./replay.ts')).replayCommand,
 };
 
 // A closed pipe (`trunklab lint ... | head`) ends the command quietly.

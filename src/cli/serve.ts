@@ -1,21 +1,23 @@
 /**
  * `trunklab serve [--topology FILE] [--no-ui] [--host H] [--port N]
- * [--external PEER=HOST:PORT[/udp|tcp|tls]]... [--free-ports]`: starts the
- * topology, prints one JSON line per element then `{"ready": true}`, and
- * runs until SIGINT or SIGTERM, then stops cleanly (`{"stopped": true}`).
+ * [--open FILE]... [--external PEER=HOST:PORT[/udp|tcp|tls]]...
+ * [--free-ports] [--t1-ms N]`: starts the topology, prints one JSON line per
+ * element, then (with the UI) `{"ui": "http://HOST:PORT/?token=…"}` and one
+ * `{"opened": …}` line per `--open` file, then `{"ready": true}`; runs until
+ * SIGINT or SIGTERM, then stops cleanly (`{"stopped": true}`). Trunk health
+ * changes print `{"health": TRUNK, …}` lines while it runs.
  *
- * Without --no-ui it hands the lab to `startUi(lab, {host, port})` of
- * `src/host/index.ts` when that module exists; otherwise it says the UI is
- * not available yet and runs headless.
+ * With the UI (the default), the lab is started once, with the engine's
+ * capture tap and event sink from the headless host (`prepareUi()`), so the
+ * UI's trace holds every message from the first REGISTER on; the UI server
+ * listens on --host (127.0.0.1) and --port (8080; 0 picks a free one).
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { elementSummaries } from '../lync/elements.ts';
-import { Lab } from '../lync/lab.ts';
+import { Lab, type LabOptions } from '../lync/lab.ts';
 import { intOption, parseArgs, UsageError } from './args.ts';
 import { LAB_OPTION_SPEC, loadLabTopology } from './lab-options.ts';
 
-type StartUi = (lab: Lab, options: { host: string; port: number }) => Promise<{ close(): Promise<void> } | undefined | void>;
+export const DEFAULT_UI_PORT = 8080;
 
 export async function serveCommand(argv: string[], out: (line: string) => void): Promise<number> {
   const { positionals, options } = parseArgs(argv, {
@@ -23,30 +25,49 @@ export async function serveCommand(argv: string[], out: (line: string) => void):
     'no-ui': { type: 'boolean' },
     host: { type: 'string' },
     port: { type: 'string' },
+    open: { type: 'list' },
   });
   if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const withUi = options['no-ui'] !== true;
+  const open = (options.open as string[] | undefined) ?? [];
+  if (!withUi && open.length > 0) throw new UsageError('--open needs the UI: leave out --no-ui');
   const topology = loadLabTopology(options);
   const t1 = intOption(options['t1-ms'], 't1-ms', 10, 10_000);
   const uiHost = typeof options.host === 'string' ? options.host : '127.0.0.1';
-  const uiPort = intOption(options.port, 'port', 0, 65535) ?? 8080;
+  const uiPort = intOption(options.port, 'port', 0, 65535) ?? DEFAULT_UI_PORT;
 
+  // The engine must exist before the lab so that its tap sees the lab's first byte.
+  const prepared = withUi ? (await import('../host/index.ts')).prepareUi({ host: uiHost, port: uiPort, open, out }) : null;
+  const onEvent: LabOptions['onEvent'] = (event) => {
+    prepared?.onEvent(event);
+    if (event.type === 'health') out(JSON.stringify({ health: event.trunk, peer: event.peer, state: event.health, reason: event.reason }));
+    else if (event.type === 'log' && event.level !== 'info') process.stderr.write(`trunklab serve: ${event.text}\n`);
+  };
   const lab = await Lab.start(topology, {
     timers: t1 === undefined ? undefined : { t1 },
-    onEvent: (event) => {
-      if (event.type === 'health') out(JSON.stringify({ health: event.trunk, peer: event.peer, state: event.health, reason: event.reason }));
-      else if (event.type === 'log' && event.level !== 'info') process.stderr.write(`trunklab serve: ${event.text}\n`);
-    },
+    onEvent,
+    ...(prepared === null ? {} : { tap: prepared.tap }),
   });
   for (const e of elementSummaries(lab.topology)) out(JSON.stringify(e));
 
-  let ui: { close(): Promise<void> } | undefined;
-  if (options['no-ui'] !== true) {
-    const hostModule = new URL('../host/index.ts', import.meta.url);
-    if (existsSync(fileURLToPath(hostModule))) {
-      const mod = (await import(hostModule.href)) as { startUi?: StartUi };
-      if (typeof mod.startUi === 'function') ui = (await mod.startUi(lab, { host: uiHost, port: uiPort })) ?? undefined;
-      else out(JSON.stringify({ ui: 'src/host/index.ts has no startUi(); running without the UI' }));
-    } else out(JSON.stringify({ ui: 'not available yet; running without the UI' }));
+  let ui: { close(): Promise<void> } | null = null;
+  if (prepared !== null) {
+    try {
+      const running = await prepared.attach(lab);
+      ui = running;
+      try {
+        for (const result of await running.opened) {
+          out(JSON.stringify({ opened: result.source.name, messages: result.added, ...(result.source.error ? { error: result.source.error } : {}) }));
+        }
+      } catch (error) {
+        out(JSON.stringify({ error: error instanceof Error ? error.message : String(error) }));
+      }
+    } catch (error) {
+      // The UI server could not start (port taken): nothing half-running is left behind.
+      await prepared.engine.close();
+      await lab.stop();
+      throw new UsageError(`the UI cannot listen on ${uiHost}:${uiPort}: ${(error as Error).message}`);
+    }
   }
   out(JSON.stringify({ ready: true }));
 

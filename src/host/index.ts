@@ -1,15 +1,14 @@
 /**
  * Browser mode: an Engine served to a browser by the headless host.
  *
- * - `prepareUi(…)` then `Lab.start(topology, {tap, onEvent})` then
- *   `attach(lab)`: the UI of a lab, every message on the ladder;
- * - `startUi(lab, …)`: what `trunklab serve` calls with a lab it already
- *   started. The engine must see every socket from the first byte, and a
- *   lab's tap is fixed when it starts, so startUi stops that lab and starts
- *   the same (port-bound) topology again with the engine's tap;
+ * - `prepareUi(…)`, then `Lab.start(topology, {tap, onEvent})` with the
+ *   prepared tap and event sink, then `attach(lab)`: the UI of a lab, every
+ *   message on the ladder from the lab's first byte (`trunklab serve`). The
+ *   lab stays the caller's: it is started once, and stopped by the caller
+ *   after the UI closes;
  * - `startViewer(files, …)`: files only, no lab (`trunklab view FILE`).
- * startUi prints `{"ui": url}` (one JSON line on stdout, as serve's other
- * lines); startViewer leaves printing to its command.
+ * `attach` prints `{"ui": url}` (one JSON line, through `out`, as serve's
+ * other lines); startViewer leaves printing to its command.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 import type { ImportResult, TopologyInfo } from '../common/api.ts';
 import { Engine } from '../engine/engine.ts';
-import { labPort, startLab, topologyInfo } from '../engine/lab-adapter.ts';
+import { labPort, topologyInfo } from '../engine/lab-adapter.ts';
 import type { Lab } from '../lync/lab.ts';
 import { type RunningHost, startHost } from './server.ts';
 
@@ -28,7 +27,7 @@ export interface UiOptions {
   /** Files to open straight into the trace (`--open FILE`). */
   open?: string[];
   topology?: TopologyInfo;
-  /** Where startUi prints `{"ui": url}` (default stdout). */
+  /** Where `attach` prints `{"ui": url}` (default stdout). */
   out?: (line: string) => void;
 }
 
@@ -102,27 +101,6 @@ export function prepareUi(options: UiOptions = {}): PreparedUi {
 
 function printLine(line: string): void {
   process.stdout.write(`${line}\n`);
-}
-
-/**
- * The UI of `lab`, for `trunklab serve`: restarts the lab's topology (its
- * ports already bound) with the engine's tap, serves the UI and prints
- * `{"ui": url}`. `close()` stops the UI and the restarted lab.
- */
-export async function startUi(lab: Lab, options: UiOptions = {}): Promise<RunningUi> {
-  const engine = new Engine({ version: appVersion() });
-  const topology = lab.topology;
-  await lab.stop();
-  const own = await startLab(engine, topology);
-  const ui = await serve(engine, options);
-  (options.out ?? printLine)(JSON.stringify({ ui: ui.url }));
-  return {
-    ...ui,
-    async close() {
-      await ui.close();
-      await own.stop();
-    },
-  };
 }
 
 /** Serves the UI over files only (no lab). */

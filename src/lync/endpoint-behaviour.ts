@@ -6,7 +6,7 @@
  * hold re-INVITE (`holdAnswer`). Media is never sent: digits are reported as
  * events, the SDP says what RTP would carry.
  */
-import { type AnswerOptions, buildAnswer, buildOffer, type Codec, PCMA, PCMU } from '../sdp/offer-answer.ts';
+import { type AnswerOptions, buildAnswer, buildOffer, type Codec, PCMA, PCMU, summarize } from '../sdp/offer-answer.ts';
 import type { SipMessage } from '../sip/message.ts';
 import type { Session } from '../sip/user-agent.ts';
 import { callTimeline } from './call-behaviour.ts';
@@ -54,7 +54,12 @@ export function sdpForIncoming(
   return answer.ok ? { ok: true, sdp: answer.sdp } : { ok: false, reason: answer.reason };
 }
 
-/** The answer to a re-INVITE (hold/resume) in the endpoint's hold style. */
+/**
+ * The answer to a re-INVITE (hold/resume) in the endpoint's hold style. The
+ * session keeps its media port and SDP session id, with the o= version
+ * incremented (RFC 3264 §8); `media.port` is used only when the session has
+ * no SDP yet.
+ */
 export function answerReinvite(
   request: SipMessage,
   session: Session,
@@ -63,14 +68,27 @@ export function answerReinvite(
 ): { status: number; sdp?: string } {
   if (request.body.length === 0) return { status: 200, sdp: session.localSdp ?? undefined };
   const holdStyle: AnswerOptions['holdStyle'] = holdAnswer === 'inactive' ? 'proper' : holdAnswer;
+  const previous = previousSdp(session.localSdp);
   const answer = buildAnswer(request.bodyText, {
     address: media.address,
-    port: media.port,
+    port: previous?.port ?? media.port,
     supported: media.codecs ?? [PCMA, PCMU],
     holdStyle,
     mediationStyle: media.mediationStyle,
+    ...(previous === null ? {} : { sessionId: previous.sessionId, sessionVersion: previous.sessionVersion + 1 }),
   });
   return answer.ok ? { status: 200, sdp: answer.sdp } : { status: 488 };
+}
+
+function previousSdp(sdp: string | null): { port: number | null; sessionId: string; sessionVersion: number } | null {
+  if (sdp === null) return null;
+  try {
+    const s = summarize(sdp);
+    const port = s.media[0]?.port;
+    return { port: port !== undefined && port > 0 ? port : null, sessionId: s.origin.sessionId, sessionVersion: s.origin.sessionVersion };
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -137,4 +155,16 @@ export function playBehaviour(
     }
   }
   return cancel;
+}
+
+/** The telephone-event payload type both SDPs of a session carry (RFC 4733 negotiated), or null. */
+export function negotiatedTelephoneEvent(session: Pick<Session, 'localSdp' | 'remoteSdp'>): number | null {
+  if (session.localSdp === null || session.remoteSdp === null) return null;
+  try {
+    const local = summarize(session.localSdp).media[0]?.telephoneEvent ?? null;
+    const remote = summarize(session.remoteSdp).media[0]?.telephoneEvent ?? null;
+    return local !== null && remote !== null ? remote : null;
+  } catch {
+    return null;
+  }
 }

@@ -30,7 +30,7 @@ import { OutgoingMessage } from '../sip/builder.ts';
 import type { HostPort, TransportProtocol } from '../sip/capture.ts';
 import type { SipMessage } from '../sip/message.ts';
 import { parseNameAddr, parseNameAddrList } from '../sip/name-addr.ts';
-import { forwardRequest, forwardResponse, type ProxyIdentity, recordRouteValue, validateForProxy } from '../sip/proxy.ts';
+import { forwardRequest, forwardResponse, type ProxyCheck, type ProxyIdentity, recordRouteValue, validateForProxy } from '../sip/proxy.ts';
 import type { ClientTransaction } from '../sip/transaction-client.ts';
 import type { ServerTransaction } from '../sip/transaction-server.ts';
 import type { Destination, Flow } from '../sip/transport-types.ts';
@@ -128,7 +128,14 @@ export class FrontEnd {
   // ------------------------------------------------------------ requests
 
   #onRequest(req: SipMessage, tx: ServerTransaction): void {
-    const check = validateForProxy(req, this.identity(tx.flow.transport));
+    // §16.3: loop detection (optional) hashes the request; an in-dialog request follows its route set and cannot loop,
+    // so it gets the Max-Forwards check only.
+    const check: ProxyCheck =
+      req.toTag === null
+        ? validateForProxy(req, this.identity(tx.flow.transport))
+        : req.maxForwards === 0 && req.method !== 'OPTIONS'
+          ? { ok: false, status: 483, reason: 'Too Many Hops' }
+          : { ok: true };
     if (!check.ok) {
       this.#reply(tx, check.status, check.reason);
       return;
@@ -384,11 +391,19 @@ export class FrontEnd {
 
   // ------------------------------------------------------------ in-dialog
 
+  /** Route values are few (our own Record-Routes, mostly): the answer is kept per value. */
+  readonly #ownRoute = new Map<string, boolean>();
+
   #isOwnRoute(value: string): boolean {
-    const uri = parseNameAddr(value).uri;
-    if (!uri) return false;
-    const host = bareHost(uri.host);
-    return this.stack.transport.listening.some((p) => p.host === host && p.port === (uri.port ?? 5060));
+    let own = this.#ownRoute.get(value);
+    if (own === undefined) {
+      const uri = parseNameAddr(value).uri;
+      const host = uri ? bareHost(uri.host) : '';
+      own = uri !== null && uri !== undefined && this.stack.transport.listening.some((p) => p.host === host && p.port === (uri.port ?? 5060));
+      if (this.#ownRoute.size >= 256) this.#ownRoute.clear();
+      this.#ownRoute.set(value, own);
+    }
+    return own;
   }
 
   #hasForeignRoute(req: SipMessage): boolean {

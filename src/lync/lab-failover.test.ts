@@ -73,3 +73,35 @@ test('OPTIONS keep-alives mark a silent peer down and back up; routing skips it 
     await lab.stop();
   }
 });
+
+test('failover to the next route (next usage): on a 503 and on the fast failover timer; a 404 ends the call; Trying-next-hop (12006) logged', async () => {
+  const events: EngineEvent[] = [];
+  const topology = fixtureTopology('single-gateway.json', (input) => {
+    fastAnswers(input);
+    input.peers?.push({ name: 'gw-b', kind: 'gateway', address: '127.0.0.31', port: 0, transport: 'tcp', behaviour: { unknownNumber: { outcome: 'answer', answerAfterMs: 50 } } });
+    input.trunks?.push({ name: 't-med-1-gw-b', mediationServer: 'med-1', peer: 'gw-b', transport: 'tcp' });
+    const first = input.trunks?.[0];
+    if (first) first.configuration = { fastFailoverTimeoutMs: 300 };
+    // Same numbers, a later usage of Alice's policy (Local, LongDistance, International): tried after the Local route.
+    input.voiceRoutes?.push({ name: 'Local-Backup', numberPattern: '^\\+1425\\d{7}$', pstnUsages: ['LongDistance'], trunks: ['t-med-1-gw-b'] });
+  });
+  const lab = await Lab.start(topology, { timers: { t1: 100 }, onEvent: (e) => events.push(e) });
+  try {
+    const congested = await callAndHangUp(lab, 'alice', '+14255550113', 50);
+    assert.equal(congested.status, 200, JSON.stringify(congested));
+    assert.deepEqual(congested.trunks, ['t-med-1-gw-a', 't-med-1-gw-b']);
+    assert.ok(events.some((e) => e.type === 'log' && /t-med-1-gw-a failed \(503 Service Unavailable\): 12006 Trying next hop/.test(e.text)));
+
+    const started = Date.now();
+    const silent = await callAndHangUp(lab, 'alice', '+14255550118', 50);
+    assert.equal(silent.status, 200, JSON.stringify(silent));
+    assert.deepEqual(silent.trunks, ['t-med-1-gw-a', 't-med-1-gw-b']);
+    assert.ok(Date.now() - started < 300 + 3000, 'the fast failover timer, not Timer B');
+
+    const unallocated = await callAndHangUp(lab, 'alice', '+14255550114', 50);
+    assert.equal(unallocated.status, 404);
+    assert.deepEqual(unallocated.trunks, ['t-med-1-gw-a'], 'a 4xx ends the call');
+  } finally {
+    await lab.stop();
+  }
+});

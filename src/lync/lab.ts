@@ -110,7 +110,7 @@ export class Lab {
       for (const ms of model.mediationServers) {
         const fe = await open([ms.frontEndListener], { tryingDelay: false });
         const gateways: SipStack[] = [];
-        for (const l of ms.gatewayListeners) gateways.push(await open([l], { tryingDelay: false }));
+        for (const l of ms.gatewayListeners) gateways.push(await open([l], { tryingDelay: false, headerNames: 'upper-case' }));
         msStacks.push({ fe, gateways });
       }
       const peerStacks = new Map<string, SipStack>();
@@ -298,8 +298,9 @@ export class Lab {
       case 'answer': {
         const callee = record.callee;
         const ep = record.calleeKind === 'user' ? this.users.find((u) => u.user.name === record.calleeElement) : undefined;
-        if (callee === null || ep === undefined || callee.ended) throw new Error(`${callId}: no ringing Lync user to answer`);
-        ep.answer(callee);
+        if (callee === null || ep === undefined || callee.ended || callee.state === 'confirmed' || !ep.answer(callee)) {
+          throw new Error(`${callId}: no ringing Lync user to answer`);
+        }
         break;
       }
       case 'hangup':
@@ -330,9 +331,9 @@ export class Lab {
       }
       case 'dtmf': {
         if (request.digits === undefined) throw new Error('dtmf needs digits');
-        if (record.callerKind === 'user' && own !== null) {
-          const ep = this.users.find((u) => u.user.name === record.callerElement);
-          ep?.dtmf(own, request.digits);
+        if (userSide !== null) {
+          const pt = userSide.ep.dtmf(userSide.session, request.digits);
+          this.#relayDigits(userSide.session, request.digits, pt);
         } else if (own !== null) {
           const pt = negotiatedTelephoneEvent(own);
           if (pt === null) throw new Error(`${callId}: no telephone-event negotiated`);
@@ -366,6 +367,20 @@ export class Lab {
   }
 
   // ------------------------------------------------------------ internals
+
+  /** Reports what the Mediation Server does with a Lync party's digits on the peer's leg. */
+  #relayDigits(session: Session, digits: string, lyncPayloadType: number): void {
+    for (const ms of this.mediationServers) {
+      const relay = ms.relayDigits(session.callId);
+      if (relay === undefined) continue;
+      if (relay.payloadType !== null) {
+        this.#emit({ type: 'log', level: 'info', text: `${ms.name}: DTMF ${digits} relayed to ${relay.peer} as RFC 4733 events (payload ${relay.payloadType})`, timeUs: nowUs() });
+      } else {
+        this.#emit({ type: 'log', level: 'warn', text: `${ms.name}: DTMF ${digits} (RFC 4733 payload ${lyncPayloadType} from Lync) cannot go to ${relay.peer} as RFC 4733: no telephone-event on its leg (in band only)`, timeUs: nowUs() });
+      }
+      return;
+    }
+  }
 
   #emit(event: EngineEvent): void {
     this.#options.onEvent?.(event);

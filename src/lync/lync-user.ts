@@ -9,13 +9,13 @@
  * `sip:DIGITS;phone-context=dialstring@domain;user=phone` for the Front End
  * to normalize with the user's dial plan (server-side normalization).
  */
-import { buildOffer, reoffer, summarize } from '../sdp/offer-answer.ts';
+import { buildOffer, reoffer } from '../sdp/offer-answer.ts';
 import { newCallId, newTag, OutgoingMessage } from '../sip/builder.ts';
 import type { SipMessage } from '../sip/message.ts';
 import type { Destination } from '../sip/transport-types.ts';
 import { type Session, type SessionEvents, UserAgent } from '../sip/user-agent.ts';
 import { isE164 } from './dial-plan.ts';
-import { playBehaviour, sdpForIncoming } from './endpoint-behaviour.ts';
+import { negotiatedTelephoneEvent, playBehaviour, sdpForIncoming } from './endpoint-behaviour.ts';
 import { findUserBySipUri } from './routing.ts';
 import { MediaPorts, type SipStack, uriHost } from './sip-stack.ts';
 import type { LyncUser, Topology } from './topology.ts';
@@ -210,14 +210,4 @@ export class LyncUserEndpoint {
   }
 }
 
-/** The telephone-event payload type both SDPs of a session carry, or null. */
-export function negotiatedTelephoneEvent(session: Session): number | null {
-  if (session.localSdp === null || session.remoteSdp === null) return null;
-  try {
-    const local = summarize(session.localSdp).media[0]?.telephoneEvent ?? null;
-    const remote = summarize(session.remoteSdp).media[0]?.telephoneEvent ?? null;
-    return local !== null && remote !== null ? remote : null;
-  } catch {
-    return null;
-  }
-}
+export { negotiatedTelephoneEvent };

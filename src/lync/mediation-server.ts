@@ -13,8 +13,11 @@
  *   ForwardCallHistory (History-Info, never Diversion);
  *   SipResponseCodeTranslationRulesList on the final responses it receives;
  *   EnableReferSupport (REFER to the peer for a transfer; REFER from the
- *   peer is refused with 403 and `ms-diagnostics: 10006`);
- *   EnableSessionTimer (it refreshes with re-INVITEs at half the interval);
+ *   peer is refused with 403 and `ms-diagnostics: 10006`; with it off the
+ *   Mediation Server transfers the call itself, see `#transferAnchored`);
+ *   EnableSessionTimer (Session-Expires on its INVITEs and answers, and it
+ *   refreshes with re-INVITEs at half the interval, or every
+ *   `sessionRefreshIntervalMs`);
  *   EnableFastFailoverTimer (no 180/183 — or any provisional, per
  *   `fastFailoverStoppedBy` — within `fastFailoverTimeoutMs`: CANCEL, and
  *   503 with `ms-diagnostics: 10002` to the Front End, which tries the next
@@ -22,19 +25,26 @@
  * - OPTIONS keep-alives per trunk (`OptionsKeepAlive`); a call on a trunk
  *   whose peer is down is refused at once with 503 / 10004;
  * - wire details of a real one: `User-Agent: RTCC/5.0.0.0 MediationServer`,
+ *   upper-case header names on the gateway side (`CONTACT:`, `SUPPORTED:`;
+ *   the lab opens that stack with `headerNames: 'upper-case'`),
  *   `Supported: 100rel` (announced; PRACK is not implemented, so reliable
  *   provisionals are not required of the peer), From with `epid` before the
  *   tag, SDP with `s=session`, `b=CT:1000`, `8 0 101`, SRTP offered as
- *   optional on TLS.
+ *   optional (`a=tcap`/`a=pcfg`/`a=crypto`) when SRTPMode is Required or
+ *   Optional on a TLS trunk;
+ * - on the Lync side, a call from an IP-PBX carries
+ *   `ms-call-source: non-ms-rtc`, and a caller that is not E.164 becomes
+ *   `sip:2160;phone-context=dialstring@<domain>;user=phone`.
  *
  * MaxEarlyDialogs limits forked early dialogs on calls *from* the peer; the
  * emulated Front End never forks (one endpoint per user), so the limit is
  * never reached here.
  *
- * Hold from Lync (`a=inactive`) is answered on the FE side at once (the
- * Mediation Server terminates media) and passed to the peer as a re-INVITE;
- * a peer answering that hold with `a=sendrecv` gets the call dropped (BYE on
- * both sides, `ms-diagnostics: 10010`), as the domain doc describes.
+ * Hold from Lync (`a=inactive`), whichever side placed the call, is answered
+ * on the FE side at once (the Mediation Server terminates media) and passed
+ * to the peer as a re-INVITE; a peer answering that hold with `a=sendrecv`
+ * gets the call dropped (BYE on both sides, `ms-diagnostics: 10010`), as the
+ * domain doc describes. Resume (`a=sendrecv`) is passed on the same way.
  */
 import { buildOffer, type Direction, reoffer, summarize } from '../sdp/offer-answer.ts';
 import { newTag } from '../sip/builder.ts';
@@ -44,13 +54,13 @@ import type { ServerTransaction } from '../sip/transaction-server.ts';
 import type { Destination } from '../sip/transport-types.ts';
 import { type Session, type SessionEvents, UserAgent } from '../sip/user-agent.ts';
 import { isE164, dialString } from './dial-plan.ts';
-import { answerReinvite, sdpForIncoming } from './endpoint-behaviour.ts';
+import { answerReinvite, negotiatedTelephoneEvent, sdpForIncoming } from './endpoint-behaviour.ts';
 import { trunkingParam } from './front-end.ts';
 import type { HealthTransition } from './health.ts';
 import { formatMsDiagnostics, MEDIATION, type MsDiagnostic } from './ms-diagnostics.ts';
 import { OptionsKeepAlive } from './options-keepalive.ts';
 import { MediaPorts, type SipStack, uriHost } from './sip-stack.ts';
-import type { Listener, MediationServer as MediationServerModel, Topology, Trunk } from './topology.ts';
+import type { Listener, MediationServer as MediationServerModel, Topology, Trunk, TrunkConfiguration } from './topology.ts';
 import { findPeer, trunkForInbound, trunksOfMediationServer } from './trunk.ts';
 import { effectiveSrtpMode } from './trunk-configuration.ts';
 import { isupCauseOf, translateCalledNumber, translateCallingNumber, translateResponseCode } from './translation.ts';
@@ -94,6 +104,8 @@ export class B2buaCall {
   readonly direction: 'outbound' | 'inbound';
   fe: Session | null = null;
   gw: Session | null = null;
+  /** Both legs are being ended by the B2BUA itself: one leg ending must not hang up the other again. */
+  dropping = false;
   readonly timers = new Set<NodeJS.Timeout>();
   constructor(trunk: Trunk, direction: 'outbound' | 'inbound') {
     this.trunk = trunk;
@@ -189,12 +201,14 @@ export class MediationServer {
     return { transport, host: fe.address, port };
   }
 
+  /** When one leg ends, the other is hung up (a leg replaced by a transfer ends alone). */
   #track(call: B2buaCall, session: Session, other: () => Session | null): void {
     const previous = session.events.onEnd;
     session.events.onEnd = (reason, s) => {
       previous?.(reason, s);
+      const current = s === call.fe || s === call.gw;
       const o = other();
-      if (o !== null && !o.ended && (reason.kind === 'bye' || reason.kind === 'cancelled' || reason.kind === 'closed')) o.hangup();
+      if (current && !call.dropping && o !== null && !o.ended && (reason.kind === 'bye' || reason.kind === 'cancelled' || reason.kind === 'closed')) o.hangup();
       if ((call.fe?.ended ?? true) && (call.gw?.ended ?? true)) {
         call.clearTimers();
         this.calls.delete(call);
@@ -230,7 +244,7 @@ export class MediationServer {
     const callingRaw = tel !== undefined ? dialString(tel.uriText) : dialString(req.from?.uriText ?? 'anonymous');
     const calling = translateCallingNumber(callingRaw.replace(/;ext=.*$/, ''), config).number;
     const gwHost = uriHost(this.model.gatewayAddress);
-    const display = req.from?.display ? `${req.from.display} ` : '';
+    const display = displayName(req.from?.display);
     const peerHost = uriHost(trunk.peerAddress);
     const target = `sip:${called}@${peerHost}:${trunk.peerPort};user=phone`;
     const headers: Array<{ name: string; value: string }> = [];
@@ -239,10 +253,7 @@ export class MediationServer {
       headers.push({ name: 'History-Info', value: `<${req.requestUri}>;index=1` });
       headers.push({ name: 'History-Info', value: `<${target}>;index=1.1` });
     }
-    if (config.enableSessionTimer) {
-      headers.push({ name: 'Session-Expires', value: `${config.sessionExpiresSeconds};refresher=uac` });
-      headers.push({ name: 'Min-SE', value: '90' });
-    }
+    if (config.enableSessionTimer) headers.push(...sessionTimerHeaders(config, 'uac'));
     const gwOffer = buildOffer({
       address: this.model.gatewayAddress,
       port: this.#media.take(),
@@ -274,7 +285,7 @@ export class MediationServer {
         if (fe.ended) return;
         fe.answer(feAnswer);
         this.#link(call);
-        if (config.enableSessionTimer) this.#sessionRefresh(call, gw, config.sessionExpiresSeconds);
+        if (config.enableSessionTimer) this.#sessionRefresh(call, gw, config);
       },
       onEnd: (reason) => {
         stopFailoverTimer();
@@ -291,6 +302,7 @@ export class MediationServer {
         }
       },
       onRequest: (r) => this.#gatewayInDialog(call, r),
+      onReinvite: (r, s) => answerReinvite(r, s, { address: this.model.gatewayAddress, port: this.#media.take(), mediationStyle: true }, 'inactive'),
     };
     const gw = side.ua.invite({
       target,
@@ -316,17 +328,32 @@ export class MediationServer {
       }, config.fastFailoverTimeoutMs);
       call.timers.add(failoverTimer);
     }
-    fe.events.onReinvite = (r, s) => this.#reinviteFromFrontEnd(call, r, s);
-    fe.events.onRequest = (r) => this.#frontEndInDialog(call, r);
+    this.#joinFrontEnd(call, fe);
   }
 
-  /** Session timer (RFC 4028) with the Mediation Server as refresher: a re-INVITE every half interval. */
-  #sessionRefresh(call: B2buaCall, gw: Session, seconds: number): void {
+  /** The in-dialog handlers of a call's Lync-side leg (hold/resume, REFER, NOTIFY). */
+  #joinFrontEnd(call: B2buaCall, fe: Session): void {
+    fe.events.onReinvite = (r, s) => this.#reinviteFromFrontEnd(call, r, s);
+    fe.events.onRequest = (r, s) => this.#frontEndInDialog(call, r, s);
+  }
+
+  /**
+   * Session timer (RFC 4028) with the Mediation Server as refresher: a
+   * re-INVITE (same media, o= version + 1, Session-Expires) every half
+   * interval (§10), or every `sessionRefreshIntervalMs`.
+   */
+  #sessionRefresh(call: B2buaCall, gw: Session, config: TrunkConfiguration): void {
+    const every = config.sessionRefreshIntervalMs ?? (config.sessionExpiresSeconds * 1000) / 2;
     const t = setInterval(() => {
       if (gw.ended || gw.localSdp === null) return;
-      const dir = summarize(gw.localSdp).media[0]?.direction ?? 'sendrecv';
-      void gw.reinvite(reoffer(gw.localSdp, dir));
-    }, (seconds * 1000) / 2);
+      let dir: Direction = 'sendrecv';
+      try {
+        dir = summarize(gw.localSdp).media[0]?.direction ?? 'sendrecv';
+      } catch {
+        // our own SDP: always parses
+      }
+      void gw.reinvite(reoffer(gw.localSdp, dir), sessionTimerHeaders(config, 'uac'));
+    }, every);
     call.timers.add(t);
   }
 
@@ -351,28 +378,26 @@ export class MediationServer {
       if (answered === 'sendrecv') {
         this.ctx.log?.('warn', `${this.name}: ${call.trunk.peer} answered hold (a=inactive) with a=sendrecv: call dropped`);
         const diag = [this.#diag(MEDIATION.holdAnswerMismatch, { Trunk: call.trunk.name })];
-        for (const s of [call.gw, call.fe]) {
-          if (s !== null && !s.ended) {
-            void s.sendInDialog('BYE', undefined, diag);
-            s.end({ kind: 'bye', byRemote: false });
-          }
-        }
+        // Both BYEs first: ending one leg would otherwise hang up the other without the diagnostic.
+        call.dropping = true;
+        const live = [call.gw, call.fe].filter((s): s is Session => s !== null && !s.ended);
+        for (const s of live) void s.sendInDialog('BYE', undefined, diag);
+        for (const s of live) s.end({ kind: 'bye', byRemote: false });
       }
     });
     return answer;
   }
 
-  /** REFER (EnableReferSupport) and INFO from the Lync side. */
-  #frontEndInDialog(call: B2buaCall, req: SipMessage): number | { status: number; headers?: Array<{ name: string; value: string }> } {
+  /** REFER (a blind transfer by the Lync user) and INFO/NOTIFY from the Lync side. */
+  #frontEndInDialog(call: B2buaCall, req: SipMessage, fe: Session): number | { status: number; headers?: Array<{ name: string; value: string }> } {
     if (req.method !== 'REFER') return 200;
     const gw = call.gw;
     if (gw === null || gw.ended) return 481;
     const config = call.trunk.configuration;
-    if (!config.enableReferSupport) {
-      return { status: 501, headers: [this.#diag(MEDIATION.referFromPeerRejected, { Note: 'EnableReferSupport is false; 3pcc transfer not emulated' })] };
-    }
     const referTo = req.get('refer-to') ?? '';
     const target = /<([^>]*)>/.exec(referTo)?.[1] ?? referTo.trim();
+    if (target === '') return 400;
+    if (!config.enableReferSupport) return this.#transferAnchored(call, req, fe, target);
     const number = this.#numberForTarget(target);
     const translated = translateCalledNumber(number, config).number;
     void gw.sendInDialog('REFER', undefined, [
@@ -382,6 +407,79 @@ export class MediationServer {
       if (res !== null && res.status >= 300) this.ctx.log?.('warn', `${this.name}: ${call.trunk.peer} refused REFER with ${res.status}`);
     });
     return 202;
+  }
+
+  /**
+   * EnableReferSupport false: the peer is never sent a REFER, so the
+   * Mediation Server transfers the call itself and keeps the peer's leg
+   * (its media is anchored here, the peer sees nothing) *(unverified: the
+   * documentation only says the trunk does not take REFER; this is what a
+   * media-anchoring B2BUA does)*: 202 to the REFER, a new INVITE to the
+   * Refer-To target through the Front End (Referred-By kept), NOTIFYs with
+   * the outcome (RFC 3515), and once the target answers, the new leg takes
+   * the transferor's place and the transferor's leg gets a BYE.
+   */
+  #transferAnchored(call: B2buaCall, req: SipMessage, transferor: Session, target: string): number {
+    const notify = (frag: string, state: string): void => {
+      if (transferor.ended) return;
+      void transferor.sendInDialog('NOTIFY', { type: 'message/sipfrag;version=2.0', content: `${frag}\r\n` }, [
+        { name: 'Event', value: 'refer' },
+        { name: 'Subscription-State', value: state },
+      ]);
+    };
+    const party = transferor.dialog?.localUri ?? `<sip:anonymous@${this.ctx.topology.sipDomain}>`;
+    const from = /;\s*epid=/i.test(party) ? party : `${party};epid=${this.#epid}`;
+    const peer = findPeer(this.ctx.topology, call.trunk.peer);
+    const headers = [{ name: 'ms-trunking-peer', value: `${peer?.fqdn ?? call.trunk.peerAddress};trunk="${call.trunk.name}"` }];
+    if (peer?.kind === 'ip-pbx') headers.push({ name: 'ms-call-source', value: 'non-ms-rtc' });
+    const referredBy = req.get('referred-by');
+    if (referredBy !== undefined) headers.push({ name: 'Referred-By', value: referredBy });
+    this.ctx.log?.('info', `${this.name}: transfer to ${target} done by the Mediation Server (EnableReferSupport is false on ${call.trunk.name})`);
+    setImmediate(() => {
+      notify('SIP/2.0 100 Trying', 'active;expires=60');
+      const next = this.feUa.invite({
+        target,
+        dest: this.#frontEndDest(),
+        from,
+        sdp: buildOffer({ address: this.model.address, port: this.#media.take() }),
+        headers,
+        events: {
+          onConfirmed: (s) => {
+            if (call.gw === null || call.gw.ended) {
+              s.hangup();
+              return;
+            }
+            call.fe = s;
+            this.#joinFrontEnd(call, s);
+            this.#link(call);
+            notify('SIP/2.0 200 OK', 'terminated;reason=noresource');
+            if (!transferor.ended) transferor.hangup();
+          },
+          onEnd: (reason, s) => {
+            if (s.confirmedAt !== null) return;
+            const status = reason.kind === 'rejected' ? `${reason.status} ${reason.reason}` : '503 Service Unavailable';
+            notify(`SIP/2.0 ${status}`, 'terminated;reason=noresource');
+          },
+        },
+      });
+      this.#track(call, next, () => call.gw);
+    });
+    return 202;
+  }
+
+  /**
+   * DTMF a Lync party sends on a call (RFC 4733 on the Lync leg): relayed to
+   * the peer as RFC 4733 events when the peer's leg negotiated
+   * telephone-event (payload returned), or null when it did not (the
+   * digits would go in band). Undefined when no call of this server has
+   * that Lync-side Call-ID.
+   */
+  relayDigits(frontEndCallId: string): { peer: string; payloadType: number | null } | undefined {
+    for (const call of this.calls) {
+      if (call.fe?.callId !== frontEndCallId || call.gw === null) continue;
+      return { peer: call.trunk.peer, payloadType: negotiatedTelephoneEvent(call.gw) };
+    }
+    return undefined;
   }
 
   /** A Refer-To target as a number: a user's Line URI number, or the dial string. */
@@ -442,7 +540,7 @@ export class MediationServer {
       gw.reject(488, 'Not Acceptable Here', [this.#diag(MEDIATION.mediaNegotiationFailed)]);
       return;
     }
-    const display = req.from?.display ? `${req.from.display} ` : '';
+    const display = displayName(req.from?.display);
     const fe = this.feUa.invite({
       target: numberUri(called),
       dest: this.#frontEndDest(),
@@ -456,8 +554,11 @@ export class MediationServer {
           this.#link(call);
         },
         onConfirmed: () => {
-          if (!gw.ended) gw.answer(gwSdp.sdp);
+          if (gw.ended) return;
+          const timer = config.enableSessionTimer ? sessionTimerHeaders(config, 'uas', /\btimer\b/i.test(req.get('supported') ?? '')) : [];
+          gw.answer(gwSdp.sdp, timer);
           this.#link(call);
+          if (config.enableSessionTimer) this.#sessionRefresh(call, gw, config);
         },
         onEnd: (reason) => {
           if (gw.ended) return;
@@ -468,10 +569,10 @@ export class MediationServer {
             gw.reject(503, 'Service Unavailable');
           }
         },
-        onReinvite: (r, s) => answerReinvite(r, s, { address: this.model.address, port: this.#media.take() }, 'inactive'),
       },
     });
     call.fe = fe;
+    this.#joinFrontEnd(call, fe);
     this.#track(call, gw, () => call.fe);
     this.#track(call, fe, () => call.gw);
     this.#link(call);
@@ -489,4 +590,27 @@ export class MediationServer {
     for (const side of this.gatewaySides) side.ua.hangupAll();
     await Promise.all([this.feStack.close(), ...this.gatewaySides.map((s) => s.stack.close())]);
   }
+}
+
+/**
+ * RFC 4028 header fields when the trunk runs the session timer, with the
+ * Mediation Server as refresher: Session-Expires (`refresher=uac` on its
+ * INVITEs, `uas` on its answers) and, on requests, Min-SE and
+ * `Supported: timer`; `Require: timer` on an answer to a peer that
+ * supports it (§9).
+ */
+export function sessionTimerHeaders(config: TrunkConfiguration, role: 'uac' | 'uas', peerSupportsTimer = false): Array<{ name: string; value: string }> {
+  const headers = [{ name: 'Session-Expires', value: `${config.sessionExpiresSeconds};refresher=${role}` }];
+  if (role === 'uac') {
+    headers.push({ name: 'Min-SE', value: String(Math.min(90, config.sessionExpiresSeconds)) });
+    headers.push({ name: 'Supported', value: 'timer' });
+  } else if (peerSupportsTimer) headers.push({ name: 'Require', value: 'timer' });
+  return headers;
+}
+
+/** A display name as a quoted-string and a space (RFC 3261 §25.1), or nothing. */
+function displayName(display: string | null | undefined): string {
+  if (!display) return '';
+  const bare = display.replace(/^"(.*)"$/s, '$1').replace(/\\(.)/g, '$1');
+  return `"${bare.replace(/["\\]/g, (c) => `\\${c}`)}" `;
 }

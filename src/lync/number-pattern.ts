@@ -134,6 +134,23 @@ export function translationProblem(pattern: string, translation: string): string
   return `translation ${JSON.stringify(translation)} refers to ${missing.join(', ')} but the pattern has ${has}`;
 }
 
+const translators = new Map<string, { pieces: Piece[]; global: RegExp }>();
+
+/** The parsed translation and the global form of the pattern, per rule (cached: every call of a route applies them). */
+function translator(pattern: string, translation: string): { pieces: Piece[]; global: RegExp } {
+  const key = `${pattern}\u0000${translation}`;
+  let t = translators.get(key);
+  if (t === undefined) {
+    const regex = compilePattern(pattern);
+    t = {
+      pieces: parseTranslation(translation, groupsOf(pattern)),
+      global: new RegExp(regex.source, regex.flags.includes('g') ? regex.flags : `${regex.flags}g`),
+    };
+    translators.set(key, t);
+  }
+  return t;
+}
+
 /**
  * Applies a rule to a number when the pattern matches: every match is
  * replaced by the expanded translation (.NET `Regex.Replace`). Returns null
@@ -142,8 +159,7 @@ export function translationProblem(pattern: string, translation: string): string
 export function applyTranslation(pattern: string, translation: string, input: string): string | null {
   const regex = compilePattern(pattern);
   if (!regex.test(input)) return null;
-  const pieces = parseTranslation(translation, groupsOf(pattern));
-  const global = new RegExp(regex.source, regex.flags.includes('g') ? regex.flags : regex.flags + 'g');
+  const { pieces, global } = translator(pattern, translation);
   return input.replace(global, (...args: unknown[]) => {
     const last = args[args.length - 1];
     const named = typeof last === 'object' && last !== null ? (last as Record<string, string | undefined>) : {};

@@ -170,6 +170,7 @@ export const TOPOLOGY_KEYS = {
     'fastFailoverTimeoutMs',
     'fastFailoverStoppedBy',
     'sessionExpiresSeconds',
+    'sessionRefreshIntervalMs',
     'rtcpTimeoutMs',
   ]),
   translationRule: keysOf<TranslationRuleInput>()(['name', 'description', 'pattern', 'translation']),

@@ -790,6 +790,12 @@ class Resolver {
       { min: 90, max: 86_400 },
       'seconds (RFC 4028 Min-SE is 90)',
     );
+    c.sessionRefreshIntervalMs = r.nullableInteger(
+      'sessionRefreshIntervalMs',
+      base.sessionRefreshIntervalMs,
+      POSITIVE_MS,
+      'milliseconds or null (half of Session-Expires)',
+    );
     c.rtcpTimeoutMs = r.integer('rtcpTimeoutMs', base.rtcpTimeoutMs, POSITIVE_MS, 'milliseconds');
     const bypass = bypassProblem(c);
     if (bypass !== null) r.problem('enableBypass', bypass);

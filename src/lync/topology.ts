@@ -279,6 +279,7 @@ export interface TrunkConfigurationInput {
   fastFailoverTimeoutMs?: number;
   fastFailoverStoppedBy?: FastFailoverStoppedBy;
   sessionExpiresSeconds?: number;
+  sessionRefreshIntervalMs?: number | null;
   rtcpTimeoutMs?: number;
 }
 
@@ -618,6 +619,12 @@ export interface TrunkConfiguration {
   fastFailoverStoppedBy: FastFailoverStoppedBy;
   /** Harness: Session-Expires the Mediation Server asks for when it runs the session timer. *(unverified)* */
   sessionExpiresSeconds: number;
+  /**
+   * Harness: how often the Mediation Server refreshes the session (re-INVITE)
+   * when it runs the session timer; null: half of Session-Expires (RFC 4028
+   * §10). Tests shorten it; Session-Expires on the wire stays ≥ 90 s.
+   */
+  sessionRefreshIntervalMs: number | null;
   /** Harness: how long without RTCP before the call is dropped (30 s in Lync). */
   rtcpTimeoutMs: number;
 }

@@ -37,6 +37,7 @@ export const DEFAULT_TRUNK_CONFIGURATION: Readonly<TrunkConfiguration> = Object.
   fastFailoverTimeoutMs: 10_000,
   fastFailoverStoppedBy: 'ringing-or-progress',
   sessionExpiresSeconds: 1800,
+  sessionRefreshIntervalMs: null,
   rtcpTimeoutMs: 30_000,
 } satisfies TrunkConfiguration);
 

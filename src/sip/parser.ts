@@ -43,8 +43,8 @@ export function findHeaderEnd(buf: Buffer, from: number): { end: number; sep: nu
   const crlf = buf.indexOf(CRLFCRLF, from);
   if (crlf >= 0) {
     // A bare-LF message may still contain a CRLFCRLF later in its body; prefer the earlier LFLF.
-    const lf = buf.indexOf(LFLF, from);
-    if (lf >= 0 && lf < crlf) return { end: lf, sep: 2 };
+    const lf = buf.subarray(from, crlf).indexOf(LFLF);
+    if (lf >= 0) return { end: from + lf, sep: 2 };
     return { end: crlf, sep: 4 };
   }
   const lf = buf.indexOf(LFLF, from);

@@ -138,7 +138,8 @@ export class Session {
   /** Sends a provisional response (incoming calls). 183 with SDP is early media. */
   progress(status = 180, sdp?: string, extra?: Array<{ name: string; value: string }>): boolean {
     const tx = this.inviteTx as ServerTransaction | null;
-    if (!tx || this.direction !== 'incoming' || this.state === 'terminated' || this.state === 'confirmed') return false;
+    // No provisional after the final response (§17.2.1): the transaction would refuse it anyway.
+    if (!tx || this.direction !== 'incoming' || this.state === 'terminated' || this.state === 'confirmed' || tx.lastStatus >= 200) return false;
     const res = this.ua.buildResponse(tx, status, undefined, true);
     for (const h of extra ?? []) res.append(h.name, h.value);
     if (sdp) {
@@ -156,7 +157,7 @@ export class Session {
   /** Answers an incoming call with 2xx and SDP; the 2xx is retransmitted until the ACK (§13.3.1.4). */
   answer(sdp: string | null, extra?: Array<{ name: string; value: string }>): boolean {
     const tx = this.inviteTx as ServerTransaction | null;
-    if (!tx || this.direction !== 'incoming' || this.#ended) return false;
+    if (!tx || this.direction !== 'incoming' || this.#ended || tx.lastStatus >= 200) return false;
     const res = this.ua.buildResponse(tx, 200, 'OK', true);
     for (const h of extra ?? []) res.append(h.name, h.value);
     if (sdp) {
@@ -177,7 +178,7 @@ export class Session {
   /** Rejects an incoming call with a final non-2xx. */
   reject(status: number, reason?: string, extra?: Array<{ name: string; value: string }>): boolean {
     const tx = this.inviteTx as ServerTransaction | null;
-    if (!tx || this.direction !== 'incoming') return false;
+    if (!tx || this.direction !== 'incoming' || tx.lastStatus >= 200) return false;
     const res = this.ua.buildResponse(tx, status, reason, false);
     for (const h of extra ?? []) res.append(h.name, h.value);
     const sent = tx.respond(res);
@@ -252,9 +253,12 @@ export class Session {
     return uriDestination(first ?? d.remoteTarget, this.peer);
   }
 
-  /** Re-INVITE with a new offer (hold: direction inactive/sendonly; resume: sendrecv). */
-  async reinvite(sdp: string): Promise<SipMessage | null> {
-    const res = await this.sendInDialog('INVITE', { type: 'application/sdp', content: sdp });
+  /**
+   * Re-INVITE with a new offer (hold: direction inactive/sendonly; resume: sendrecv), with extra header
+   * fields if given (a session refresh's Session-Expires, RFC 4028 §7.4).
+   */
+  async reinvite(sdp: string, extra?: Array<{ name: string; value: string }>): Promise<SipMessage | null> {
+    const res = await this.sendInDialog('INVITE', { type: 'application/sdp', content: sdp }, extra);
     if (res && res.status >= 200 && res.status < 300) {
       this.localSdp = sdp;
       if (res.body.length > 0) this.remoteSdp = res.bodyText;
@@ -269,6 +273,16 @@ export class Session {
     this.state = 'terminated';
     this.endReason = reason;
     if (this.dialog) this.dialog.state = 'terminated';
+    if (this.direction === 'incoming' && this.inviteTx !== null) {
+      // The INVITE server transaction lives on for up to 64*T1 to absorb retransmissions and ACKs (§17.2.1, RFC 6026);
+      // the ended session needs none of its events, and their closures would keep the session, its dialog and SDP
+      // alive that long for nothing (at thousands of calls/s, that is garbage-collector work).
+      const tx = this.inviteTx as ServerTransaction;
+      tx.onCancel = undefined;
+      tx.onAck = undefined;
+      tx.onTimeout = undefined;
+      tx.onTransportError = undefined;
+    }
     this.ua.unregisterSession(this);
     this.events.onEnd?.(reason, this);
   }
