@@ -50,6 +50,8 @@ export function run(cmd: string, args: string[], options: { cwd?: string; timeou
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A tool that exits without reading its input closes the pipe: that is not the test's failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
