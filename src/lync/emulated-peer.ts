@@ -19,7 +19,7 @@ import type { ServerTransaction } from '../sip/transaction-server.ts';
 import { type EndReason, type Session, type SessionEvents, UserAgent } from '../sip/user-agent.ts';
 import { behaviourForNumber } from './call-behaviour.ts';
 import { dialString } from './dial-plan.ts';
-import { playBehaviour } from './endpoint-behaviour.ts';
+import { answerReinvite, playBehaviour } from './endpoint-behaviour.ts';
 import { RoundRobin } from './round-robin.ts';
 import { MediaPorts, type SipStack, uriHost } from './sip-stack.ts';
 import type { Peer, Topology, Trunk } from './topology.ts';
@@ -120,12 +120,13 @@ export class EmulatedPeer {
       const host = uriHost(trunk.mediationAddress);
       const target = `sip:${to}@${host}:${trunk.mediationPort};user=phone`;
       const last = index === order.length - 1;
+      const mediaPort = this.#media.take();
       const session = this.ua.invite({
         target,
         dest: { transport: trunk.transport, host: trunk.mediationAddress, port: trunk.mediationPort },
         from: `<sip:${from}@${uriHost(this.peer.address)};user=phone>`,
         to: `<sip:${to}@${host};user=phone>`,
-        sdp: buildOffer({ address: this.peer.address, port: this.#media.take(), telephoneEvent: 101 }),
+        sdp: buildOffer({ address: this.peer.address, port: mediaPort, telephoneEvent: 101 }),
         events: {
           ...events,
           onEnd: (reason, s) => {
@@ -145,6 +146,9 @@ export class EmulatedPeer {
         },
       });
       session.events.onRequest = (req, s) => (req.method === 'REFER' ? this.#referred(req, s) : 200);
+      // The calling PSTN number's hold answer applies to calls this peer places too (a=inactive from Lync).
+      const holdAnswer = behaviourForNumber(this.peer, from).holdAnswer;
+      session.events.onReinvite ??= (request, s) => answerReinvite(request, s, { address: this.peer.address, port: mediaPort }, holdAnswer);
       call.session = session;
       call.sessions.push(session);
       call.onSession?.(session);
