@@ -1,8 +1,8 @@
 /**
  * `trunklab options HOST:PORT [--transport udp|tcp|tls] [--count N] [--interval-ms N]`:
  * OPTIONS like a Mediation Server's keep-alive, one JSON line per probe with
- * status and round-trip time, then a summary. Exit 0 when every probe got a
- * 2xx, 1 otherwise.
+ * status and round-trip time, then a summary. Exit 0 when every probe sent got
+ * a 2xx, 1 otherwise. SIGINT/SIGTERM stop after the probe in flight.
  */
 import { createTransactionLayer } from '../sip/transaction-layer.ts';
 import { createTransport } from '../sip/transport.ts';
@@ -39,7 +39,9 @@ export async function optionsCommand(argv: string[], out: (line: string) => void
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  let sent = 0;
   for (let i = 1; i <= count && !stopped; i++) {
+    sent++;
     const r = await ua.sendOptions(uri, { transport, host: target.host, port: target.port });
     const rtt = Math.round(r.rttMs * 1000) / 1000;
     if (r.response) {
@@ -53,10 +55,10 @@ export async function optionsCommand(argv: string[], out: (line: string) => void
   }
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
-  const sent = rtts.length + (count - ok);
+  // Stopped by a signal, the summary counts the probes actually sent.
   const avg = rtts.length ? rtts.reduce((a, b) => a + b, 0) / rtts.length : null;
-  out(JSON.stringify({ summary: { sent: Math.min(sent, count), ok, failed: count - ok, avgRttMs: avg === null ? null : Math.round(avg * 1000) / 1000, maxRttMs: rtts.length ? Math.max(...rtts) : null } }));
+  out(JSON.stringify({ summary: { sent, ok, failed: sent - ok, avgRttMs: avg === null ? null : Math.round(avg * 1000) / 1000, maxRttMs: rtts.length ? Math.max(...rtts) : null } }));
   layer.close();
   await tp.close();
-  return ok === count ? 0 : 1;
+  return sent > 0 && ok === sent ? 0 : 1;
 }
