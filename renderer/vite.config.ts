@@ -6,6 +6,7 @@
  *   build in .vite/renderer/<name>/ for the desktop app.
  * Node-side build tooling: type-checked with tsconfig.electron.json.
  */
+import { META_CONTENT_SECURITY_POLICY } from '../src/common/csp.ts';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,17 +22,7 @@ const repoRoot = path.resolve(rendererDir, '..');
  * for browser mode alike. Not in dev, where Vite injects inline scripts.
  * `connect-src 'self'` also admits ws:/wss: to the serving host (CSP 3).
  */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "object-src 'none'",
-].join('; ');
+export const CONTENT_SECURITY_POLICY = META_CONTENT_SECURITY_POLICY;
 
 function contentSecurityPolicy(): Plugin {
   return {

@@ -10,6 +10,7 @@
  * this server. The Host header must name the loopback address, against DNS
  * rebinding.
  */
+import { HEADER_CONTENT_SECURITY_POLICY } from '../common/csp.ts';
 import { Buffer } from 'node:buffer';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -31,18 +32,6 @@ const MAX_PAYLOAD = 3 * 1024 * 1024;
 /** A client that stops reading is dropped rather than buffered without end. */
 const MAX_BUFFERED = 64 * 1024 * 1024;
 
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-  "object-src 'none'",
-].join('; ');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -139,7 +128,7 @@ export async function startHost(engine: EngineApi, options: HostOptions = {}): P
     const headers: Record<string, string | string[]> = {
       'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream',
       'Content-Length': String(info.size),
-      'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+      'Content-Security-Policy': HEADER_CONTENT_SECURITY_POLICY,
       'X-Content-Type-Options': 'nosniff',
       'Referrer-Policy': 'no-referrer',
       'Cross-Origin-Opener-Policy': 'same-origin',
