@@ -383,3 +383,37 @@ export async function searchRate(uas: Uas, transport: Transport, o: SearchOption
     uasCommand: show(uasCmd, uas === 'sipp' ? uasArgv.map((a, i, all) => (all[i - 1] === '-m' ? 'N' : a)) : uasArgv),
   };
 }
+
+/** UAS CPU per call at one fixed rate, the median of a few trials: a figure to compare runs and UAS with. */
+export interface FixedRateCpu {
+  uas: Uas;
+  transport: Transport;
+  rate: number;
+  seconds: number;
+  /** Median over the trials that passed (0 when none did). */
+  cpuUsPerCall: number;
+  trials: Trial[];
+}
+
+/**
+ * Runs `rounds` trials of `uas` at `rate` for `seconds` and takes the median
+ * CPU time per call of those that passed. CPU per call at a rate both UAS
+ * keep up with is what the UAS pays per call, with less of the machine's
+ * other load in it than the highest passing rate has (on a shared machine a
+ * busy sibling core still slows each instruction down: compare figures of
+ * one run).
+ */
+export async function fixedRateCpu(uas: Uas, transport: Transport, rate: number, seconds: number, rounds: number, log: (line: string) => void = () => undefined): Promise<FixedRateCpu> {
+  const trials: Trial[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const t = await trial(uas, transport, rate, seconds);
+    trials.push(t);
+    log(`  ${uas} ${transport} ${rate} calls/s, round ${i + 1}: ${t.pass ? 'pass' : `FAIL (${t.why})`}, UAS ${t.uasCpuUsPerCall.toFixed(0)} µs CPU/call`);
+    await sleep(300);
+  }
+  const cpu = trials
+    .filter((t) => t.pass)
+    .map((t) => t.uasCpuUsPerCall)
+    .sort((a, b) => a - b);
+  return { uas, transport, rate, seconds, cpuUsPerCall: cpu.length === 0 ? 0 : cpu[Math.floor(cpu.length / 2)], trials };
+}

@@ -484,13 +484,20 @@ function fmt(n: number, digits = 0): string {
   return Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–';
 }
 
-/** The figures as Markdown (for BENCHMARKS.md). */
-export function uiMarkdown(b: UiBench): string {
+/**
+ * The figures as Markdown (for BENCHMARKS.md). `measured` (bench/run.ts: the
+ * command, date and load of the run) replaces the command and load line.
+ */
+export function uiMarkdown(b: UiBench, measured?: string): string {
   return [
-    '## UI: live ingest, opening a million messages, jumping to the middle',
+    `## UI: live ingest, opening ${b.open.messages === 1_000_000 ? 'a million' : fmt(b.open.messages)} messages, jumping to the middle`,
     '',
-    `\`${b.command}\` (\`benchUi()\` in \`bench/ui.ts\`): headless Chromium ${b.machine.chromium} driven by Playwright against the headless host in a`,
-    `process of its own. Load average before → after: ${b.machine.loadBefore.map((l) => l.toFixed(2)).join(' / ')} → ${b.machine.loadAfter.map((l) => l.toFixed(2)).join(' / ')} on ${b.machine.cores} cores.`,
+    ...(measured === undefined
+      ? [
+          `\`${b.command}\` (\`benchUi()\` in \`bench/ui.ts\`): headless Chromium ${b.machine.chromium} driven by Playwright against the headless host in a`,
+          `process of its own. Load average before → after: ${b.machine.loadBefore.map((l) => l.toFixed(2)).join(' / ')} → ${b.machine.loadAfter.map((l) => l.toFixed(2)).join(' / ')} on ${b.machine.cores} cores.`,
+        ]
+      : [measured, '', `\`benchUi()\` in \`bench/ui.ts\`: headless Chromium ${b.machine.chromium} driven by Playwright against the headless host in a process of its own.`]),
     '',
     '| live ingest (goal 100,000/s) | fed/s | page caught up | max lag (messages) | page fps | host CPU | |',
     '|---:|---:|---:|---:|---:|---:|---|',

@@ -179,6 +179,8 @@ function buildMenu(): void {
         { label: 'Topology', accelerator: 'CmdOrCtrl+1', click: () => send('view', 'topology') },
         { label: 'Calls', accelerator: 'CmdOrCtrl+2', click: () => send('view', 'calls') },
         { label: 'Ladder', accelerator: 'CmdOrCtrl+3', click: () => send('view', 'ladder') },
+        { label: 'Qualification', accelerator: 'CmdOrCtrl+4', click: () => send('view', 'qualify') },
+        { label: 'Flow Diff', accelerator: 'CmdOrCtrl+5', click: () => send('view', 'diff') },
         { type: 'separator' },
         { role: 'reload' },
         { role: 'toggleDevTools' },

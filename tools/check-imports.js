@@ -32,13 +32,14 @@ export const LAYERS = {
   sip: [],
   sdp: [],
   common: [],
-  lync: ['sip', 'sdp', 'common'],
+  media: ['sdp'],
+  lync: ['media', 'sip', 'sdp', 'common'],
   trace: ['sip', 'sdp', 'common'],
   formats: ['trace', 'sip', 'common'],
-  qualify: ['lync', 'trace', 'formats', 'sip', 'sdp', 'common'],
-  engine: ['qualify', 'lync', 'trace', 'formats', 'sip', 'sdp', 'common'],
-  host: ['engine', 'qualify', 'lync', 'trace', 'formats', 'sip', 'sdp', 'common'],
-  cli: ['host', 'engine', 'qualify', 'lync', 'trace', 'formats', 'sip', 'sdp', 'common'],
+  qualify: ['lync', 'media', 'trace', 'formats', 'sip', 'sdp', 'common'],
+  engine: ['qualify', 'lync', 'media', 'trace', 'formats', 'sip', 'sdp', 'common'],
+  host: ['engine', 'qualify', 'lync', 'media', 'trace', 'formats', 'sip', 'sdp', 'common'],
+  cli: ['host', 'engine', 'qualify', 'lync', 'media', 'trace', 'formats', 'sip', 'sdp', 'common'],
 };
 
 /** Packages that belong to the desktop shell or the UI, never to `src/`. */

@@ -5,8 +5,11 @@ import { isFilterEmpty } from '../../src/common/ladder.ts';
 import { type ExportKind, exportTrace, openFile } from './files.ts';
 import { nameOf, useStore, type View } from './store.ts';
 import { Calls } from './views/Calls.tsx';
+import { Diff } from './views/Diff.tsx';
 import { Inspector } from './views/Inspector.tsx';
 import { Ladder } from './views/Ladder.tsx';
+import { Player } from './views/Player.tsx';
+import { Qualify } from './views/Qualify.tsx';
 import { Splitter } from './views/Splitter.tsx';
 import { FilterBar } from './views/Toolbar.tsx';
 import { Topology } from './views/Topology.tsx';
@@ -15,6 +18,8 @@ const VIEWS: [View, string][] = [
   ['topology', 'Topology'],
   ['calls', 'Calls'],
   ['ladder', 'Ladder'],
+  ['qualify', 'Qualification'],
+  ['diff', 'Diff'],
 ];
 
 const EXPORTS: [ExportKind, string][] = [
@@ -179,6 +184,7 @@ function LadderView() {
         <Ladder />
         <Inspector />
       </Splitter>
+      <Player />
     </section>
   );
 }
@@ -194,7 +200,7 @@ export function App() {
       const { what, detail } = (e as CustomEvent<{ what: string; detail?: string }>).detail;
       if (what === 'capture') fileInput.current?.click();
       else if (what === 'export') setExportOpen(true);
-      else if (what === 'view' && (detail === 'topology' || detail === 'calls' || detail === 'ladder')) setView(detail);
+      else if (what === 'view' && (detail === 'topology' || detail === 'calls' || detail === 'ladder' || detail === 'qualify' || detail === 'diff')) setView(detail);
     };
     const onKey = (e: KeyboardEvent): void => {
       const target = e.target as HTMLElement | null;
@@ -257,6 +263,8 @@ export function App() {
         {view === 'topology' && <Topology />}
         {view === 'calls' && <Calls />}
         {view === 'ladder' && <LadderView />}
+        {view === 'qualify' && <Qualify />}
+        {view === 'diff' && <Diff />}
       </main>
       <StatusBar />
       <Notices />

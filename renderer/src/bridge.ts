@@ -62,6 +62,12 @@ function apiOver(call: (method: RpcMethod, params: unknown[]) => Promise<unknown
     closeView: c('closeView'),
     traceCalls: c('traceCalls'),
     traceCall: c('traceCall'),
+    qualifyCases: c('qualifyCases'),
+    qualifyRun: c('qualifyRun'),
+    qualifyStop: c('qualifyStop'),
+    qualifyState: c('qualifyState'),
+    qualifyReport: c('qualifyReport'),
+    flowDiff: c('flowDiff'),
     subscribe,
   };
 }

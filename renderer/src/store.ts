@@ -25,7 +25,7 @@ import type {
 import { type ConnectionState, connect } from './bridge.ts';
 import { rows } from './rows.ts';
 
-export type View = 'topology' | 'calls' | 'ladder';
+export type View = 'topology' | 'calls' | 'ladder' | 'qualify' | 'diff';
 
 export interface ImportProgress {
   id: string;

@@ -611,6 +611,29 @@ describe('trunklab uas', () => {
     }
   });
 
+  for (const transport of ['udp', 'tcp'] as const) {
+    test(`--max-calls 20 over ${transport.toUpperCase()}: the uas exits by itself after the 200 to the last BYE (SIPp counts no failed call)`, { skip: SIPP ? false : 'sipp is not installed', timeout: 60_000 }, async (t) => {
+      const uas = await startUas(t, ['--listen', '127.0.0.1:0', '--transport', transport, '--max-calls', '20']);
+      const dir = mkdtempSync(path.join(tmpdir(), 'trunklab-sipp-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      const stf = path.join(dir, 'stats.csv');
+      // A BYE without its 200 is retransmitted twice (0.5 s, 1 s) and then fails the call.
+      const sipp = new Child('sipp', ['-sn', 'uac', uas.target, '-t', transport === 'udp' ? 'u1' : 't1', '-i', '127.0.0.1', '-m', '20', '-r', '50', '-nostdin', '-trace_stat', '-stf', stf, '-max_non_invite_retrans', '2', '-timeout', '30s', '-timeout_error']);
+      t.after(() => sipp.kill());
+      const run = await sipp.exited;
+      const stats = sippStats(stf);
+      const why = `SIPp exit ${run.code}\n${run.stdout.slice(-2000)}${run.stderr.slice(-2000)}\nuas: ${uas.child.stdout.slice(-1000)}`;
+      assert.equal(stats['SuccessfulCall(C)'], '20', why);
+      assert.equal(stats['FailedCall(C)'], '0', why);
+      assert.equal(run.code, 0, why);
+      // No signal: --max-calls ends it.
+      const exit = await uas.child.stop(null, 10_000);
+      assert.equal(exit.code, 0, exit.stderr);
+      const summary = uas.child.json().at(-1)?.summary as Record<string, unknown>;
+      assert.deepEqual([summary.calls, summary.completed, summary.failed, summary.stoppedBy], [20, 20, 0, 'max-calls']);
+    });
+  }
+
   test('bad usage: exit 2 with a message', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['uas'], /--listen HOST:PORT is required/],
@@ -684,6 +707,28 @@ describe('trunklab options', () => {
     const r = await runTrunklab(['options', uas.target]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(JSON.parse(r.stdout.split('\n')[0]).status, 200);
+  });
+
+  test('--transport tcp against a TLS port: the server closes the connection, the probe fails at once (not after Timer F), exit 1', { timeout: 30_000 }, async (t) => {
+    const uas = await startUas(t, ['--listen', '127.0.0.1:0', '--transport', 'tls']);
+    const t0 = performance.now();
+    // Default T1 (500 ms): Timer F would be 32 s per probe.
+    const r = await runTrunklab(['options', uas.target, '--transport', 'tcp', '--count', '2', '--interval-ms', '0']);
+    const elapsed = performance.now() - t0;
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, 3, r.stdout);
+    for (const [i, l] of lines.slice(0, 2).entries()) {
+      assert.equal(l.seq, i + 1);
+      assert.equal(l.status, null);
+      assert.match(l.error, /^connection closed by the server without an answer \(.+\); if the port speaks TLS, use --transport tls$/);
+      assert.ok(l.rttMs < 5000, JSON.stringify(l));
+    }
+    assert.deepEqual(lines[2].summary, { sent: 2, ok: 0, failed: 2, avgRttMs: null, maxRttMs: null });
+    assert.ok(elapsed < 10_000, `took ${Math.round(elapsed)} ms`);
+    // The same port over TLS answers.
+    const ok = await runTrunklab(['options', uas.target, '--transport', 'tls']);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   });
 
   test('a silent UDP port: timeout, exit 1 (timer F with --t1-ms 10 is 640 ms)', { timeout: 30_000 }, async (t) => {

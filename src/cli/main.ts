@@ -8,8 +8,8 @@ const USAGE = `usage: trunklab <command> [options]
 
 commands:
   lint FILE...                     conformance-check raw SIP messages (one JSON line each)
-  uas --listen HOST:PORT [--transport udp|tcp|tls] [--answer CODE] [--ring-ms N] [--early-media]
-                                   an answering UAS for quick tests
+  uas --listen HOST:PORT [--transport udp|tcp|tls] [--answer CODE] [--ring-ms N] [--early-media] [--max-calls N]
+                                   an answering UAS for quick tests (--max-calls: exit after N calls)
   options HOST:PORT [--transport udp|tcp|tls] [--count N] [--interval-ms N]
                                    OPTIONS keep-alives like a Mediation Server's, with round-trip times
   serve [--topology FILE] [--no-ui] [--host H] [--port N] [--open FILE]... [--external PEER=HOST:PORT[/udp|tcp|tls]]...
@@ -23,9 +23,18 @@ commands:
                                    open captures straight into the UI in a browser (prints {"ui": URL})
   convert IN OUT [--to pcap|pcapng|cls|json|sipp] [--side ELEMENT] [--call N|CALL-ID]
                                    convert a capture, Lync log or trace; a SIPp scenario for one side of a call
-  suite [--topology FILE] [--external PEER=HOST:PORT[/transport]]... [--cases PATTERN] [--junit OUT.xml] [--report OUT.html] [--pcap DIR] [--time-scale F] [--free-ports] [--list]
-                                   the qualification suite: one line per case, then "N passed, N failed" (exit 0: none failed)
-  run SCENARIO.json... [--topology FILE] [--external ...] [--junit OUT.xml] [--report OUT.html] [--pcap DIR]
+  suite [--topology FILE] [--target [PEER=]HOST:PORT[/transport]] [--external PEER=HOST:PORT[/transport]]... [--cases PATTERN]
+        [--junit OUT.xml] [--report OUT.html] [--pcap DIR] [--originate-wait S] [--originate-cmd CMD] [--time-scale F] [--free-ports] [--list]
+                                   the qualification suite: one line per case (verdict, time, messages, why), then
+                                   "N passed, N failed" (exit 0: none failed, 1: a case failed, 2: usage)
+    --target HOST:PORT[/transport] the device under test, in place of the topology's first gateway (lab.json: gw-a, Gateway-A,
+                                   the basic, hold, DTMF, early media cases' peer); PEER=HOST:PORT replaces another peer;
+                                   without --cases only the cases that involve it run
+    --originate-wait S             a case whose call starts at the device asks for it (a line on stderr) and waits S seconds
+                                   (default 30; 0: skip those cases)
+    --originate-cmd CMD            and runs CMD (sh -c) with TRUNKLAB_ACTION, _DIAL, _FROM, _TARGET... in its environment
+  run SCENARIO.json... [--topology FILE] [--target ...] [--external ...] [--originate-wait S] [--originate-cmd CMD]
+      [--junit OUT.xml] [--report OUT.html] [--pcap DIR]
                                    run scenario files, each step with its verdict (exit 0: all pass, 1: a failure, 2: invalid file)
   diff A B [--all]                 two call flows (pcap, pcapng, Lync log, JSON) message by message (exit 0: same)
   replay TRACE --side ELEMENT --target HOST:PORT[/transport] [--peer ELEMENT] [--call N|CALL-ID] [--local HOST:PORT]

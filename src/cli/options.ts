@@ -5,7 +5,7 @@
  * a 2xx, 1 otherwise. SIGINT/SIGTERM stop after the probe in flight.
  */
 import { createTransactionLayer } from '../sip/transaction-layer.ts';
-import { createTransport } from '../sip/transport.ts';
+import { createTransport, type TransportLayer } from '../sip/transport.ts';
 import { UserAgent } from '../sip/user-agent.ts';
 import { intOption, parseArgs, parseHostPort, transportOption, UsageError } from './args.ts';
 import { testTlsOptions } from './tls.ts';
@@ -39,10 +39,14 @@ export async function optionsCommand(argv: string[], out: (line: string) => void
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // Over TCP/TLS a server that closes the connection (a TLS port given plain TCP, a server that refuses us) ends the
+  // probe at once, as a transport error (RFC 3261 §17.1.4 / §18.4), instead of leaving it to Timer F.
+  const closed = streamCloseWatch(tp, target, transport);
   let sent = 0;
   for (let i = 1; i <= count && !stopped; i++) {
     sent++;
-    const r = await ua.sendOptions(uri, { transport, host: target.host, port: target.port });
+    const probe = ua.sendOptions(uri, { transport, host: target.host, port: target.port });
+    const r = transport === 'udp' ? await probe : await Promise.race([probe, closed.next()]);
     const rtt = Math.round(r.rttMs * 1000) / 1000;
     if (r.response) {
       if (r.response.status >= 200 && r.response.status < 300) {
@@ -53,6 +57,7 @@ export async function optionsCommand(argv: string[], out: (line: string) => void
     } else out(JSON.stringify({ seq: i, status: null, error: r.error, rttMs: rtt }));
     if (i < count && interval > 0 && !stopped) await new Promise((res) => setTimeout(res, interval));
   }
+  closed.stop();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   // Stopped by a signal, the summary counts the probes actually sent.
@@ -61,4 +66,34 @@ export async function optionsCommand(argv: string[], out: (line: string) => void
   layer.close();
   await tp.close();
   return sent > 0 && ok === sent ? 0 : 1;
+}
+
+type ProbeResult = Awaited<ReturnType<UserAgent['sendOptions']>>;
+
+/**
+ * Resolves `next()` with a failed probe when a connection to the target closes, with the reason the transport gives.
+ * A TLS server that gets plain text closes without a word (Node and OpenSSL send no alert), hence the hint.
+ */
+function streamCloseWatch(tp: TransportLayer, target: { host: string; port: number }, transport: 'udp' | 'tcp' | 'tls'): { next(): Promise<ProbeResult>; stop(): void } {
+  let startedAt = performance.now();
+  let waiter: ((r: ProbeResult) => void) | null = null;
+  const sameHost = (h: string): boolean => h === target.host || h.replace(/^::ffff:/, '') === target.host;
+  tp.onConnection((event) => {
+    if (waiter === null || event.type !== 'close' || event.remote.port !== target.port || !sameHost(event.remote.host)) return;
+    const hint = transport === 'tcp' ? '; if the port speaks TLS, use --transport tls' : '';
+    const resolve = waiter;
+    waiter = null;
+    resolve({ response: null, rttMs: performance.now() - startedAt, error: `connection closed by the server without an answer (${event.reason ?? 'closed'})${hint}` });
+  });
+  return {
+    next(): Promise<ProbeResult> {
+      startedAt = performance.now();
+      return new Promise((resolve) => {
+        waiter = resolve;
+      });
+    },
+    stop(): void {
+      waiter = null;
+    },
+  };
 }

@@ -1,9 +1,10 @@
 /**
  * `trunklab uas --listen HOST:PORT [--transport udp|tcp|tls] [--answer CODE]
- * [--ring-ms N] [--early-media]`: an answering UAS for quick tests. Each
- * INVITE gets 180 (or 183 with SDP for --early-media), then after --ring-ms
- * the final answer (200 with an SDP answer, or CODE); BYE is answered. One
- * line per call on stdout, a summary on SIGINT/SIGTERM.
+ * [--ring-ms N] [--early-media] [--max-calls N]`: an answering UAS for quick
+ * tests. Each INVITE gets 180 (or 183 with SDP for --early-media), then after
+ * --ring-ms the final answer (200 with an SDP answer, or CODE); BYE is
+ * answered. One line per call on stdout, a summary on SIGINT/SIGTERM or once
+ * N calls have ended (after the answer to the last BYE is on the wire).
  */
 import { buildAnswer, buildOffer } from '../sdp/offer-answer.ts';
 import { createTransactionLayer } from '../sip/transaction-layer.ts';
@@ -69,6 +70,10 @@ export async function uasCommand(argv: string[], out: (line: string) => void): P
   const timers = new Set<NodeJS.Timeout>();
   let mediaPort = 20000;
   ua.onInvite = (session, req) => {
+    if (stopping) {
+      session.reject(503, 'Service Unavailable - shutting down');
+      return;
+    }
     stats.calls++;
     const offer = session.remoteSdp;
     const local = tp.sentBy(transport).host;
@@ -129,10 +134,17 @@ export async function uasCommand(argv: string[], out: (line: string) => void): P
     if (stopping) return;
     stopping = true;
     for (const t of timers) clearTimeout(t);
-    flush();
-    out(JSON.stringify({ summary: { ...stats, stoppedBy: why } }));
-    layer.close();
-    void tp.close().then(() => resolveDone(0));
+    // --max-calls stops from inside the last call's end, which for a BYE comes right after its 200 was handed to the
+    // transport: closing there would lose it (a UDP send completes on a later turn; a destroyed TCP socket drops its
+    // queue). Linger so the 200 reaches the wire and, over UDP, a retransmitted BYE is still answered from the
+    // transaction (RFC 3261 §17.2.2: the full Timer J would be 32 s; one T1 covers the first retransmission).
+    const linger = why === 'max-calls' ? (transport === 'udp' ? layer.timers.t1 : 50) : 0;
+    setTimeout(() => {
+      flush();
+      out(JSON.stringify({ summary: { ...stats, stoppedBy: why } }));
+      layer.close();
+      void tp.close().then(() => resolveDone(0));
+    }, linger);
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -60,6 +60,18 @@ export interface CallSummary {
   /** Trunks tried in order (failover). */
   trunks?: string[];
   legs: string[];
+  /**
+   * The caller's identity is withheld (RFC 3323 `Privacy: id` or an anonymous From): a call placed as
+   * `anonymous…`, a calling number or user whose behaviour restricts presentation, or a call whose
+   * INVITE from the peer asked for privacy. Show the caller as Anonymous.
+   */
+  presentation?: 'restricted';
+  /** The Lync user on the call (the caller first when both parties are users): the one who holds and transfers. */
+  lyncUser?: string;
+  /** A PSTN party (a peer behind a Mediation Server) is on the call. */
+  pstn?: boolean;
+  /** While `held`: which side put the call on hold (the Lync party's re-INVITE, or the PSTN party's). */
+  heldBy?: 'lync' | 'pstn';
 }
 
 /** One message on the wire, as the trace store summarizes it. */
@@ -119,7 +131,8 @@ export interface TopologyInfo {
 /** What went into the trace: the live lab and each imported file. */
 export interface TraceSourceInfo {
   id: string;
-  kind: 'live' | 'capture' | 'lync-log' | 'trace';
+  /** `suite`: the messages of one qualification case (name = the case id). */
+  kind: 'live' | 'capture' | 'lync-log' | 'trace' | 'suite';
   name: string;
   messages: number;
   /** Problem that stopped an import early (the messages before it are kept). */
@@ -166,6 +179,8 @@ export interface TraceFilter {
   text?: string;
   /** Hide OPTIONS keep-alives. */
   hideOptions?: boolean;
+  /** A source of the trace (TraceSourceInfo id): an imported file's or a suite case's messages; `live`: the lab's own. */
+  source?: string;
 }
 
 export interface ViewInfo {
@@ -223,15 +238,24 @@ export interface PlaceCallRequest {
   to: string;
 }
 
-export type CallActionName = 'answer' | 'hold' | 'resume' | 'transfer' | 'dtmf' | 'hangup';
-export const CALL_ACTIONS: readonly CallActionName[] = ['answer', 'hold', 'resume', 'transfer', 'dtmf', 'hangup'];
+/**
+ * `hold`/`resume`: the Lync party of the call (the PSTN side when the call has no Lync party the lab
+ * plays); `peer-hold`/`peer-resume`: the PSTN side (the emulated peer re-INVITEs with a=sendonly, or
+ * `direction`, and a=sendrecv).
+ */
+export type CallActionName = 'answer' | 'hold' | 'resume' | 'transfer' | 'dtmf' | 'hangup' | 'peer-hold' | 'peer-resume';
+export const CALL_ACTIONS: readonly CallActionName[] = ['answer', 'hold', 'resume', 'transfer', 'dtmf', 'hangup', 'peer-hold', 'peer-resume'];
 
 export interface CallActionRequest {
   action: CallActionName;
-  /** transfer: where to. */
+  /** transfer: where to (blind); optional with `replaces`. */
   target?: string;
+  /** transfer: attended, with Replaces (RFC 3891): the lab call id of the consultation call to replace. */
+  replaces?: string;
   /** dtmf: the digits (0-9, *, #, A-D). */
   digits?: string;
+  /** peer-hold: the hold direction the PSTN side offers (default sendonly). */
+  direction?: 'sendonly' | 'inactive';
 }
 
 /** A conformance finding, as the inspector and the ladder badges show it. */
@@ -332,8 +356,171 @@ export interface TraceTick {
   views: ViewInfo[];
 }
 
+// ---------------------------------------------------------------------------
+// Qualification (src/qualify): the built-in cases run on fresh labs, their
+// verdicts pointing at messages of the trace, and the flow diff.
+
+/** A built-in qualification case. */
+export interface QualifyCaseInfo {
+  id: string;
+  title: string;
+  /** `basic-outbound`, `hold-resume`, … (the JUnit classname). */
+  area: string;
+  description?: string;
+  steps: number;
+}
+
+export interface QualifyRunRequest {
+  /** Comma-separated globs or substrings of case ids (`hold-*,basic-outbound-*`), as `trunklab suite --cases`. */
+  cases?: string;
+  /** Case ids (with `cases`: the cases matching either). */
+  ids?: string[];
+  /** External devices, `PEER=HOST:PORT[/udp|tcp|tls]`, as `trunklab suite --external`. */
+  external?: string[];
+  /** Multiplies every emulated delay (0 < f ≤ 10; default 1). */
+  timeScale?: number;
+  /** SIP timer T1 in ms (default 500). */
+  t1Ms?: number;
+}
+
+export type QualifyVerdict = 'pass' | 'fail' | 'skip' | 'error';
+export type QualifyStepVerdict = 'pass' | 'fail' | 'skip' | 'not-run';
+
+export interface QualifyStep {
+  /** 0-based position in the case's script. */
+  index: number;
+  action: string;
+  description: string;
+  verdict: QualifyStepVerdict;
+  expected?: string;
+  observed?: string;
+  /** The message the verdict is about: its index in the trace (what the ladder opens), while the run's messages are in the trace. */
+  messageIndex?: number;
+  /** The same message's index in the case's own trace (`#N` in the reason, JUnit and the HTML report; frame N+1 of its pcap). */
+  caseMessage?: number;
+  /** `INVITE med-1 → gw-b`: the message in words. */
+  messageLabel?: string;
+  /** ms since the case started. */
+  atMs: number;
+}
+
+export interface QualifyCaseResult {
+  id: string;
+  title: string;
+  area: string;
+  verdict: QualifyVerdict;
+  /** The failed step, what was expected and observed, in one line. */
+  reason?: string;
+  durationMs: number;
+  steps: QualifyStep[];
+  /** The trace source holding the case's messages (filter the ladder with it), when it exchanged any. */
+  source?: string;
+  /** Trace index of the case's first message, and how many it has. */
+  firstMessage?: number;
+  messages: number;
+}
+
+export interface QualifyRunInfo {
+  run: number;
+  /** The cases chosen, in the order they run. */
+  cases: QualifyCaseInfo[];
+  external: string[];
+  timeScale: number;
+  startedAt: string;
+  /** The topology the cases run on (a fresh lab each, on free ports). */
+  topology: string;
+}
+
+export interface QualifyTotals {
+  passed: number;
+  failed: number;
+  skipped: number;
+  durationMs: number;
+  /** Stopped before every case ran. */
+  stopped: boolean;
+  /** What stopped the run, when it could not go on. */
+  error?: string;
+}
+
+/** The current (or last) run, for a page that (re)connects while it runs. */
+export interface QualifyState extends QualifyRunInfo {
+  running: boolean;
+  /** The case running now. */
+  current?: string;
+  results: QualifyCaseResult[];
+  totals?: QualifyTotals;
+  /** The trace generation the results' message indexes belong to (a cleared trace drops them). */
+  generation: number;
+}
+
+export type QualifyReportFormat = 'junit' | 'html';
+
+/** One side of a flow diff: a call of the trace (`c12`, `l3`, `#123` or a lab call id) or a source of the trace. */
+export interface FlowRef {
+  callKey?: string;
+  source?: string;
+}
+
+export interface FlowDiffRequest {
+  a: FlowRef;
+  b: FlowRef;
+  /** Include REGISTER and OPTIONS (left out by default, as `trunklab diff`). */
+  all?: boolean;
+}
+
+export interface FlowDiffMessage {
+  /** Index in the trace. */
+  index: number;
+  /** `INVITE`, `200 OK (INVITE)`. */
+  label: string;
+  /** Sender and receiver (element id or address). */
+  from: string;
+  to: string;
+  /** `med-1 → P1`: the endpoints the alignment compares (addresses outside the topology numbered by first appearance). */
+  direction: string;
+  timeUs: number;
+  sdp: boolean;
+}
+
+export interface FlowDiffLine {
+  /** same: aligned (differences may be listed); missing: only in A; extra: only in B. */
+  kind: 'same' | 'missing' | 'extra';
+  /** A missing message that is extra elsewhere (or the other way round): it only moved. */
+  reordered: boolean;
+  a?: FlowDiffMessage;
+  b?: FlowDiffMessage;
+  /** Header and SDP differences of an aligned pair. */
+  differences: string[];
+}
+
+export interface FlowDiffSide {
+  /** In words: `call c12: alice → fe, 14 messages`, `suite case busy-outbound-486`. */
+  label: string;
+  messages: number;
+}
+
+export interface FlowDiffResult {
+  a: FlowDiffSide;
+  b: FlowDiffSide;
+  lines: FlowDiffLine[];
+  same: number;
+  differing: number;
+  missing: number;
+  extra: number;
+  reordered: number;
+  /** The trace generation the indexes belong to. */
+  generation: number;
+}
+
+export type QualifyEvent =
+  | { type: 'qualify-start'; run: QualifyRunInfo }
+  | { type: 'qualify-case-start'; run: number; id: string; position: number; total: number }
+  | { type: 'qualify-case'; run: number; result: QualifyCaseResult; position: number; total: number }
+  | { type: 'qualify-done'; run: number; totals: QualifyTotals };
+
 export type BridgeEvent =
   | EngineEvent
+  | QualifyEvent
   | TraceTick
   | { type: 'trace-cleared'; generation: number }
   | { type: 'source'; source: TraceSourceInfo }
@@ -372,6 +559,22 @@ export interface EngineApi {
   uploadFinish(uploadId: string): Promise<ImportResult>;
   exportTrace(request: ExportRequest): Promise<ExportResult>;
   clear(): Promise<void>;
+  /** The built-in qualification cases. */
+  qualifyCases(): Promise<QualifyCaseInfo[]>;
+  /**
+   * Starts a qualification run (one at a time) on fresh labs, never on the
+   * live lab's sockets; progress arrives as `qualify-*` events, each case's
+   * messages as a trace source of kind `suite`.
+   */
+  qualifyRun(request: QualifyRunRequest): Promise<QualifyRunInfo>;
+  /** Stops the run after the case that is running. */
+  qualifyStop(): Promise<void>;
+  /** The current or last run (null before the first). */
+  qualifyState(): Promise<QualifyState | null>;
+  /** The last run's JUnit XML or self-contained HTML report. */
+  qualifyReport(format: QualifyReportFormat): Promise<ExportResult>;
+  /** Two flows of the trace message by message (as `trunklab diff`), with trace indexes on each side. */
+  flowDiff(request: FlowDiffRequest): Promise<FlowDiffResult>;
   /** Events arrive in batches (at most one batch per ~50 ms). */
   subscribe(listener: (events: BridgeEvent[]) => void): () => void;
 }

@@ -16,6 +16,21 @@ describe('desktop IPC validation (what main accepts from the page)', () => {
       method: 'callAction',
       params: ['c1', { action: 'dtmf', digits: '12#A' }],
     });
+    assert.deepEqual(checkIpc(CHANNELS.rpc, ['qualifyRun', [{ cases: ' hold-* ', external: [' gw-a=10.0.0.5:5060/tcp '], timeScale: 0.25, t1Ms: 100 }]]), {
+      channel: CHANNELS.rpc,
+      method: 'qualifyRun',
+      params: [{ cases: 'hold-*', external: ['gw-a=10.0.0.5:5060/tcp'], timeScale: 0.25, t1Ms: 100 }],
+    });
+    assert.deepEqual(checkIpc(CHANNELS.rpc, ['flowDiff', [{ a: { source: 'suite-1-1' }, b: { callKey: 'c4' }, all: false }]]), {
+      channel: CHANNELS.rpc,
+      method: 'flowDiff',
+      params: [{ a: { source: 'suite-1-1' }, b: { callKey: 'c4' } }],
+    });
+    assert.deepEqual(checkIpc(CHANNELS.rpc, ['openView', [{ source: 'suite-1-1', hideOptions: true }]]), {
+      channel: CHANNELS.rpc,
+      method: 'openView',
+      params: [{ source: 'suite-1-1', hideOptions: true }],
+    });
   });
 
   it('refuses unknown methods, wrong arity, bad arguments and extra properties', () => {
@@ -41,6 +56,18 @@ describe('desktop IPC validation (what main accepts from the page)', () => {
       [CHANNELS.rpc, ['exportTrace', [{ format: 'pcap', selection: { indexes: [-3] } }]], /message indexes/],
       [CHANNELS.rpc, ['uploadChunk', ['id', 'not base64!']], /base64/],
       [CHANNELS.rpc, ['uploadStart', [{ name: 'a.pcap', size: 3 * 2 ** 30 }]], /2 GiB/],
+      [CHANNELS.rpc, ['qualifyRun', [{ cases: 'basic-*', admin: true }]], /unknown property/],
+      [CHANNELS.rpc, ['qualifyRun', [{ external: ['gw-a 127.0.0.1:5060'] }]], /PEER=HOST:PORT/],
+      [CHANNELS.rpc, ['qualifyRun', [{ external: Array(17).fill('gw-a=127.0.0.1:5060') }]], /at most 16/],
+      [CHANNELS.rpc, ['qualifyRun', [{ timeScale: 0 }]], /timeScale/],
+      [CHANNELS.rpc, ['qualifyRun', [{ t1Ms: 5 }]], /t1Ms/],
+      [CHANNELS.rpc, ['qualifyRun', [{ ids: ['x'.repeat(200)] }]], /case ids/],
+      [CHANNELS.rpc, ['qualifyReport', ['pdf']], /junit or html/],
+      [CHANNELS.rpc, ['qualifyStop', [1]], /takes 0 arguments/],
+      [CHANNELS.rpc, ['flowDiff', [{ a: { callKey: 'c1' } }]], /flowDiff b: expected/],
+      [CHANNELS.rpc, ['flowDiff', [{ a: { callKey: 'c1', source: 'live' }, b: { source: 'live' } }]], /either callKey or source/],
+      [CHANNELS.rpc, ['flowDiff', [{ a: { source: 'live' }, b: { source: 'live' }, all: 'yes' }]], /all must be/],
+      [CHANNELS.rpc, ['openView', [{ source: 5 }]], /source must be a string/],
       [CHANNELS.version, ['x'], /no arguments/],
       [CHANNELS.log, ['debug', 'hello'], /expected/],
       [CHANNELS.log, ['info', 'x'.repeat(MAX_LOG_MESSAGE_LENGTH + 1)], /expected/],

@@ -200,7 +200,7 @@ export function formatDuration(ms: number): string {
 export type LadderFilter = TraceFilter;
 
 export function isFilterEmpty(f: LadderFilter): boolean {
-  return !f.callKey && !f.legKey && !f.labCall && !f.callId && !f.element && !f.method && !f.text && !f.hideOptions;
+  return !f.callKey && !f.legKey && !f.labCall && !f.callId && !f.element && !f.method && !f.text && !f.hideOptions && !f.source;
 }
 
 /**

@@ -10,7 +10,10 @@ import {
   type CallActionRequest,
   EXPORT_FORMATS,
   type ExportRequest,
+  type FlowDiffRequest,
+  type FlowRef,
   type PlaceCallRequest,
+  type QualifyRunRequest,
   type TraceFilter,
   type UploadStart,
 } from './api.ts';
@@ -35,6 +38,12 @@ export const RPC_METHODS = [
   'closeView',
   'traceCalls',
   'traceCall',
+  'qualifyCases',
+  'qualifyRun',
+  'qualifyStop',
+  'qualifyState',
+  'qualifyReport',
+  'flowDiff',
 ] as const;
 export type RpcMethod = (typeof RPC_METHODS)[number];
 
@@ -82,7 +91,7 @@ function placeCallRequest(v: unknown): PlaceCallRequest {
 
 function callActionRequest(v: unknown): CallActionRequest {
   if (!isObject(v)) throw new TypeError('callAction: expected {action, …}');
-  onlyKeys(v, ['action', 'target', 'digits'], 'callAction');
+  onlyKeys(v, ['action', 'target', 'digits', 'replaces', 'direction'], 'callAction');
   if (typeof v.action !== 'string' || !(CALL_ACTIONS as readonly string[]).includes(v.action)) {
     throw new TypeError(`callAction: action must be one of ${CALL_ACTIONS.join(', ')}`);
   }
@@ -95,12 +104,20 @@ function callActionRequest(v: unknown): CallActionRequest {
     if (typeof v.digits !== 'string' || !/^[0-9*#A-Da-d]{1,32}$/.test(v.digits)) throw new TypeError('callAction: digits must be 1-32 of 0-9 * # A-D');
     out.digits = v.digits.toUpperCase();
   }
-  if (out.action === 'transfer' && out.target === undefined) throw new TypeError('callAction: transfer needs a target');
+  if (v.replaces !== undefined) {
+    if (!isShortString(v.replaces, 1024)) throw new TypeError('callAction: replaces must be a call id');
+    out.replaces = v.replaces;
+  }
+  if (v.direction !== undefined) {
+    if (v.direction !== 'sendonly' && v.direction !== 'inactive') throw new TypeError('callAction: direction must be sendonly or inactive');
+    out.direction = v.direction;
+  }
+  if (out.action === 'transfer' && out.target === undefined && out.replaces === undefined) throw new TypeError('callAction: transfer needs a target or a call to replace');
   if (out.action === 'dtmf' && out.digits === undefined) throw new TypeError('callAction: dtmf needs digits');
   return out;
 }
 
-const FILTER_STRINGS = ['callKey', 'legKey', 'labCall', 'callId', 'element', 'method', 'text'] as const;
+const FILTER_STRINGS = ['callKey', 'legKey', 'labCall', 'callId', 'element', 'method', 'text', 'source'] as const;
 
 /** A ladder filter: known keys only, short strings, a boolean for hideOptions. */
 export function traceFilter(v: unknown, what = 'filter'): TraceFilter {
@@ -151,6 +168,69 @@ function exportRequest(v: unknown): ExportRequest {
   return out;
 }
 
+/** At most this many external devices and case ids in one run. */
+export const MAX_EXTERNAL = 16;
+const MAX_CASE_IDS = 500;
+/** `PEER=HOST:PORT[/transport]`, as `trunklab suite --external` takes it (the topology checks the rest). */
+const EXTERNAL = /^[A-Za-z0-9_.-]{1,64}=[^\s=]{1,200}$/;
+
+function qualifyRunRequest(v: unknown): QualifyRunRequest {
+  if (!isObject(v)) throw new TypeError('qualifyRun: expected {cases?, ids?, external?, timeScale?, t1Ms?}');
+  onlyKeys(v, ['cases', 'ids', 'external', 'timeScale', 't1Ms'], 'qualifyRun');
+  const out: QualifyRunRequest = {};
+  if (v.cases !== undefined && v.cases !== '') {
+    if (!isShortString(v.cases, 1024)) throw new TypeError('qualifyRun: cases must be a pattern of at most 1024 characters');
+    out.cases = v.cases.trim();
+  }
+  if (v.ids !== undefined) {
+    if (!Array.isArray(v.ids) || v.ids.length > MAX_CASE_IDS || !v.ids.every((id) => isShortString(id, 128))) {
+      throw new TypeError(`qualifyRun: ids must be at most ${MAX_CASE_IDS} case ids`);
+    }
+    out.ids = [...(v.ids as string[])];
+  }
+  if (v.external !== undefined) {
+    if (!Array.isArray(v.external) || v.external.length > MAX_EXTERNAL) throw new TypeError(`qualifyRun: external must be a list of at most ${MAX_EXTERNAL} devices`);
+    out.external = v.external.map((e) => {
+      if (typeof e !== 'string' || !EXTERNAL.test(e.trim())) throw new TypeError(`qualifyRun: external device ${JSON.stringify(e)} is not PEER=HOST:PORT[/udp|tcp|tls]`);
+      return e.trim();
+    });
+  }
+  if (v.timeScale !== undefined) {
+    if (typeof v.timeScale !== 'number' || !Number.isFinite(v.timeScale) || v.timeScale <= 0 || v.timeScale > 10) throw new TypeError('qualifyRun: timeScale must be above 0 and up to 10');
+    out.timeScale = v.timeScale;
+  }
+  if (v.t1Ms !== undefined) {
+    if (!Number.isSafeInteger(v.t1Ms) || (v.t1Ms as number) < 10 || (v.t1Ms as number) > 10_000) throw new TypeError('qualifyRun: t1Ms must be an integer from 10 to 10000');
+    out.t1Ms = v.t1Ms as number;
+  }
+  return out;
+}
+
+function flowRef(v: unknown, what: string): FlowRef {
+  if (!isObject(v)) throw new TypeError(`${what}: expected {callKey} or {source}`);
+  onlyKeys(v, ['callKey', 'source'], what);
+  const callKey = v.callKey === '' ? undefined : v.callKey;
+  const source = v.source === '' ? undefined : v.source;
+  if ((callKey === undefined) === (source === undefined)) throw new TypeError(`${what}: give either callKey or source`);
+  if (callKey !== undefined) {
+    if (!isShortString(callKey, 1024)) throw new TypeError(`${what}: callKey must be a string`);
+    return { callKey };
+  }
+  if (!isShortString(source, 256)) throw new TypeError(`${what}: source must be a string`);
+  return { source };
+}
+
+function flowDiffRequest(v: unknown): FlowDiffRequest {
+  if (!isObject(v)) throw new TypeError('flowDiff: expected {a, b, all?}');
+  onlyKeys(v, ['a', 'b', 'all'], 'flowDiff');
+  const out: FlowDiffRequest = { a: flowRef(v.a, 'flowDiff a'), b: flowRef(v.b, 'flowDiff b') };
+  if (v.all !== undefined) {
+    if (typeof v.all !== 'boolean') throw new TypeError('flowDiff: all must be true or false');
+    if (v.all) out.all = true;
+  }
+  return out;
+}
+
 function uploadStart(v: unknown): UploadStart {
   if (!isObject(v)) throw new TypeError('uploadStart: expected {name, size}');
   onlyKeys(v, ['name', 'size'], 'uploadStart');
@@ -173,6 +253,9 @@ export function checkArgs(method: RpcMethod, params: unknown): unknown[] {
     case 'status':
     case 'calls':
     case 'clear':
+    case 'qualifyCases':
+    case 'qualifyStop':
+    case 'qualifyState':
       arity(method, params, 0);
       return [];
     case 'messages': {
@@ -248,5 +331,15 @@ export function checkArgs(method: RpcMethod, params: unknown): unknown[] {
       arity(method, params, 1);
       if (!isShortString(params[0], 1024)) throw new TypeError('traceCall: expected a call key, a leg key, #index or a lab call id');
       return [params[0]];
+    case 'qualifyRun':
+      arity(method, params, 1);
+      return [qualifyRunRequest(params[0])];
+    case 'qualifyReport':
+      arity(method, params, 1);
+      if (params[0] !== 'junit' && params[0] !== 'html') throw new TypeError('qualifyReport: format must be junit or html');
+      return [params[0]];
+    case 'flowDiff':
+      arity(method, params, 1);
+      return [flowDiffRequest(params[0])];
   }
 }

@@ -33,10 +33,18 @@ import type {
   ExportFormat,
   ExportRequest,
   ExportResult,
+  FlowDiffRequest,
+  FlowDiffResult,
+  FlowRef,
   ImportResult,
   MessageDetail,
   MessageSummary,
   PlaceCallRequest,
+  QualifyCaseInfo,
+  QualifyReportFormat,
+  QualifyRunInfo,
+  QualifyRunRequest,
+  QualifyState,
   TopologyInfo,
   TraceCallInfo,
   TraceFilter,
@@ -52,6 +60,8 @@ import { readCaptureFile } from '../formats/capture-reader.ts';
 import { readJsonTraceFile } from '../formats/json.ts';
 import { readLyncLogFile } from '../formats/lync-log-reader.ts';
 import { detectImportFormat, exportTrace as writeExport } from '../formats/trace-io.ts';
+import type { TopologyInput } from '../lync/topology.ts';
+import type { CaseResult } from '../qualify/runner.ts';
 import type { CaptureRecord, HostPort } from '../sip/capture.ts';
 import { type LintFinding, lintTrace } from '../trace/lint-dialog.ts';
 import type { CallInfo, LegLink } from '../trace/store.ts';
@@ -59,7 +69,10 @@ import type { WireEvent } from '../trace/wire-event.ts';
 import { EventBatcher, type EventBatcherOptions } from './event-batcher.ts';
 import type { LabPort } from './lab-port.ts';
 import { readCaptureInWorker } from './capture-worker.ts';
+import { DEFAULT_TOPOLOGY_SOURCE, defaultTopologyInput } from './default-topology.ts';
+import { diffTraceFlows, type Flow } from './flow-diff-view.ts';
 import { messageDetail } from './message-detail.ts';
+import { Qualification } from './qualification.ts';
 import { StagingAssembler } from './staging.ts';
 import { TraceIndex } from './trace-index.ts';
 import { TraceView, TraceViews, type ViewContext } from './trace-views.ts';
@@ -72,6 +85,14 @@ export interface EngineOptions {
   tickMs?: number;
   /** The linter runs over traces of at most this many messages (default 20,000, about 0.3 s): it parses every message again, in one go. */
   lintLimit?: number;
+  /** The topology qualification cases run on (default: the built-in lab topology, which the cases are written against). */
+  qualifyTopology?: { input: TopologyInput; source: string };
+}
+
+/** Messages of one source: an imported file or a suite case (contiguous indexes; the live lab's are the rest). */
+interface SourceRange {
+  from: number;
+  count(): number;
 }
 
 interface Upload {
@@ -133,6 +154,11 @@ export class Engine implements EngineApi {
   #lintedSize = 0;
   #lintTimer: ReturnType<typeof setTimeout> | null = null;
   #liveCounted = 0;
+  readonly #sourceRanges = new Map<string, SourceRange>();
+  /** Names of the addresses suite cases used (their labs ran on free ports): `127.0.0.20:40123` → `med-1`. */
+  readonly #caseNames = new Map<string, string>();
+  #qualifyTopology: { input: TopologyInput; source: string } | null;
+  readonly #qualification: Qualification;
 
   constructor(options: EngineOptions = {}) {
     this.version = options.version ?? '0.0.0';
@@ -142,11 +168,28 @@ export class Engine implements EngineApi {
     this.#lintLimit = options.lintLimit ?? 20_000;
     this.#index = this.#newIndex();
     this.#views = this.#newViews();
+    this.#qualifyTopology = options.qualifyTopology ?? null;
+    this.#qualification = new Qualification({
+      addCase: (result, run, position) => this.#addCase(result, run, position),
+      emit: (event) => this.#batcher.push(event),
+      generation: () => this.#generation,
+      topology: () => this.#qualifyTopology ?? { input: defaultTopologyInput(), source: DEFAULT_TOPOLOGY_SOURCE },
+    });
+  }
+
+  /** Where qualification cases run: the topology file the lab was started from (as written, before free ports). */
+  setQualifyTopology(input: TopologyInput, source: string): void {
+    this.#qualifyTopology = { input: structuredClone(input), source };
   }
 
   #newIndex(): TraceIndex {
     const index = new TraceIndex({
-      resolve: (hp, transport) => this.#elementOf(hp.host, hp.port, transport) ?? this.#importedNames.get(hostPortKey(hp)) ?? null,
+      resolve: (hp, transport) =>
+        this.#lab?.elementOf(hp.host, hp.port, transport) ??
+        this.#caseNames.get(hostPortKey(hp)) ??
+        this.#elementOf(hp.host, hp.port, transport) ??
+        this.#importedNames.get(hostPortKey(hp)) ??
+        null,
       onChange: () => this.#changed(),
     });
     // Views catching up in the background: the next tick carries their counts.
@@ -168,7 +211,23 @@ export class Engine implements EngineApi {
       nameOf: (id) => this.#nameOf(id),
       labCallLegs: (id) => this.#calls.get(id)?.legs ?? [],
       generation: () => this.#generation,
+      inSource: (id) => this.#inSource(id),
     };
+  }
+
+  /** A test for the messages of a source of the trace, or null when there is no such source. */
+  #inSource(id: string): ((i: number) => boolean) | null {
+    if (id === 'live') {
+      if (!this.#sources.has('live')) return null;
+      // Files and cases added later are not live either: the ranges are read at each test.
+      return (i) => {
+        for (const r of this.#sourceRanges.values()) if (i >= r.from && i < r.from + r.count()) return false;
+        return true;
+      };
+    }
+    const r = this.#sourceRanges.get(id);
+    if (r === undefined) return null;
+    return (i) => i >= r.from && i < r.from + r.count();
   }
 
   /** The trace (for the CLI and tests: the same store the UI shows). */
@@ -562,6 +621,7 @@ export class Engine implements EngineApi {
     const generation = this.#generation;
     const index = this.#index;
     const batch = index.beginStaging(id);
+    this.#sourceRanges.set(id, { from: batch.base, count: () => batch.count });
     const assembler = new StagingAssembler();
     const events: WireEvent[] = [];
     const stageRecords = (records: readonly CaptureRecord[]): void => {
@@ -609,6 +669,7 @@ export class Engine implements EngineApi {
       if (events.length > 0) index.staged(batch, events);
     } catch (e) {
       index.abandon(batch);
+      if (batch.count === 0) this.#sourceRanges.delete(id);
       this.#batcher.push({ type: 'import-progress', id, name, bytes: totalBytes, totalBytes, done: true });
       if (generation !== this.#generation) throw new Error(`${name}: import stopped (the trace was cleared)`);
       throw e;
@@ -730,8 +791,135 @@ export class Engine implements EngineApi {
       if (id === 'live') source.messages = 0;
       else this.#sources.delete(id);
     }
+    this.#sourceRanges.clear();
+    this.#qualification.cleared(this.#generation);
     this.#batcher.push({ type: 'trace-cleared', generation: this.#generation });
     this.#changed();
+  }
+
+  // -------------------------------------------------------------------------
+  // Qualification and flow diff
+
+  async qualifyCases(): Promise<QualifyCaseInfo[]> {
+    return this.#qualification.cases();
+  }
+
+  async qualifyRun(request: QualifyRunRequest): Promise<QualifyRunInfo> {
+    if (this.#closed) throw new Error('the engine is closed');
+    return this.#qualification.start(request);
+  }
+
+  async qualifyStop(): Promise<void> {
+    this.#qualification.stop();
+  }
+
+  async qualifyState(): Promise<QualifyState | null> {
+    return this.#qualification.state();
+  }
+
+  async qualifyReport(format: QualifyReportFormat): Promise<ExportResult> {
+    return this.#qualification.report(format);
+  }
+
+  /**
+   * A case's messages as a source of the trace: one wire event per message
+   * of the case's own trace, in its order, so its `#N` is trace index
+   * base + N. Staged like a file: the indexes are contiguous even while the
+   * live lab sends (its records wait until the case is indexed).
+   */
+  #addCase(result: CaseResult, run: number, position: number): { source: string; base: number; count: number } | null {
+    if (this.#closed || result.records.length === 0) return null;
+    this.#nameCaseAddresses(result);
+    const id = `suite-${run}-${position + 1}`;
+    const index = this.#index;
+    const batch = index.beginStaging(id);
+    const events: WireEvent[] = result.records.map((r, k) => ({
+      timeUs: r.timeUs,
+      transport: r.transport,
+      src: r.local,
+      dst: r.remote,
+      connId: r.connId,
+      bytes: r.bytes,
+      tap: null,
+      ref: k + 1,
+    }));
+    index.staged(batch, events);
+    // The Mediation Server's legs of each call, joined as the live lab's are.
+    const joins = result.calls.filter((c) => c.legs.length > 1);
+    if (joins.length > 0) {
+      batch.afterIndexing = () => {
+        for (const call of joins) {
+          const [first, ...rest] = call.legs;
+          for (const other of rest) {
+            index.store.linkLegs({ callId: first! }, { callId: other }, { source: 'b2bua', confidence: 1, evidence: [`Mediation Server B2BUA, suite case ${result.id}`] });
+          }
+        }
+        this.#revision += 1;
+      };
+    }
+    index.endStaging(batch);
+    const source: TraceSourceInfo = { id, kind: 'suite', name: result.id, messages: batch.count };
+    this.#sources.set(id, source);
+    this.#sourceRanges.set(id, { from: batch.base, count: () => batch.count });
+    this.#batcher.push({ type: 'source', source: { ...source } });
+    this.#changed();
+    return { source: id, base: batch.base, count: batch.count };
+  }
+
+  /** Names every address of a case after the element of its lab there: listening points, then the one element on that host. */
+  #nameCaseAddresses(result: CaseResult): void {
+    const exact = new Map<string, string>();
+    const byHost = new Map<string, string | null>();
+    for (const e of result.elements) {
+      for (const listen of e.listen) {
+        const hp = listen.replace(/^[a-z]+:/, '');
+        exact.set(hp, e.id);
+        const host = hp.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+        const seen = byHost.get(host);
+        byHost.set(host, seen === undefined || seen === e.id ? e.id : null);
+      }
+    }
+    for (const s of result.summaries) {
+      if (!/^[\d.:[\]]+$/.test(s.from)) exact.set(s.src, s.from);
+      if (!/^[\d.:[\]]+$/.test(s.to)) exact.set(s.dst, s.to);
+    }
+    for (const r of result.records) {
+      for (const hp of [r.local, r.remote]) {
+        const key = hostPortKey(hp);
+        const name = exact.get(key) ?? byHost.get(hp.host) ?? null;
+        if (name !== null) this.#caseNames.set(key, name);
+      }
+    }
+  }
+
+  /** The trace indexes of one side of a diff, and its name in words. */
+  async #flow(ref: FlowRef): Promise<Flow> {
+    const store = this.#index.store;
+    if (ref.source !== undefined) {
+      const source = this.#sources.get(ref.source);
+      const test = this.#inSource(ref.source);
+      if (source === undefined || test === null) throw new Error(`no source ${ref.source} in the trace`);
+      const r = this.#sourceRanges.get(ref.source);
+      const indexes: number[] = [];
+      const from = r?.from ?? 0;
+      const to = r === undefined ? store.size : Math.min(store.size, r.from + r.count());
+      for (let i = from; i < to; i++) if (test(i)) indexes.push(i);
+      const what = source.kind === 'suite' ? `suite case ${source.name}` : source.kind === 'live' ? 'the live lab' : source.name;
+      return { label: what, indexes };
+    }
+    const call = await this.traceCall(ref.callKey ?? '');
+    if (call === null) throw new Error(`no call ${ref.callKey} in the trace`);
+    const root = Number(call.key.slice(1));
+    const first = call.legs[0];
+    const label = `call ${call.key}${first ? `: ${this.#nameOf(first.from)} → ${this.#nameOf(first.to)}` : ''}`;
+    return { label, indexes: store.callMessages(root) };
+  }
+
+  async flowDiff(request: FlowDiffRequest): Promise<FlowDiffResult> {
+    await this.#indexed();
+    const a = await this.#flow(request.a);
+    const b = await this.#flow(request.b);
+    return diffTraceFlows(this.#index.store, a, b, request.all === true, this.#generation);
   }
 
   subscribe(listener: (events: BridgeEvent[]) => void): () => void {
@@ -745,6 +933,7 @@ export class Engine implements EngineApi {
 
   async close(): Promise<void> {
     this.#closed = true;
+    await this.#qualification.close();
     this.#importAbort.abort();
     this.#index.close();
     if (this.#tickTimer !== null) clearTimeout(this.#tickTimer);

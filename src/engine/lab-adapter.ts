@@ -68,6 +68,8 @@ export interface LabFileOptions {
 export async function startLabFromFile(engine: Engine, options: LabFileOptions = {}): Promise<Lab> {
   const file = options.topologyPath;
   let input = file === undefined ? defaultTopologyInput() : (JSON.parse(readFileSync(file, 'utf8')) as TopologyInput);
+  // Qualification cases run on fresh labs of the same topology, every port free.
+  engine.setQualifyTopology(input, file ?? DEFAULT_TOPOLOGY_SOURCE);
   if (options.freePorts) input = withFreePorts(input);
   return startLab(engine, parseTopology(input, file ?? DEFAULT_TOPOLOGY_SOURCE));
 }

@@ -25,13 +25,21 @@ export interface ViewContext {
   /** The Call-IDs of a lab call's legs (empty when the lab does not know it). */
   labCallLegs(id: string): string[];
   generation(): number;
+  /** Whether message i belongs to a source of the trace (an imported file, a suite case, `live`): null when there is no such source. */
+  inSource?(id: string): ((i: number) => boolean) | null;
 }
 
 type Predicate = (i: number) => boolean;
 
 /** A predicate over the store's columns for everything but the call and leg. */
-export function columnPredicate(filter: TraceFilter, store: TraceStore, nameOf: (id: string) => string): Predicate | null {
+export function columnPredicate(
+  filter: TraceFilter,
+  store: TraceStore,
+  nameOf: (id: string) => string,
+  inSource?: ViewContext['inSource'],
+): Predicate | null {
   const tests: Predicate[] = [];
+  if (filter.source) tests.push(inSource?.(filter.source) ?? (() => false));
   if (filter.callId) {
     const callId = filter.callId;
     tests.push((i) => store.callId(i) === callId);
@@ -103,8 +111,8 @@ export class TraceView {
     this.filter = filter;
     this.generation = ctx.generation();
     this.#ctx = ctx;
-    this.#predicate = columnPredicate(filter, ctx.index.store, ctx.nameOf);
-    this.#mode = isFilterEmpty(filter) ? 'all' : filter.callKey || filter.legKey || filter.labCall ? 'call' : 'scan';
+    this.#predicate = columnPredicate(filter, ctx.index.store, ctx.nameOf, ctx.inSource);
+    this.#mode = isFilterEmpty(filter) && !filter.source ? 'all' : filter.callKey || filter.legKey || filter.labCall ? 'call' : 'scan';
   }
 
   get count(): number {

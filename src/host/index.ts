@@ -18,6 +18,7 @@ import type { ImportResult, TopologyInfo } from '../common/api.ts';
 import { Engine } from '../engine/engine.ts';
 import { labPort, topologyInfo } from '../engine/lab-adapter.ts';
 import type { Lab } from '../lync/lab.ts';
+import type { TopologyInput } from '../lync/topology.ts';
 import { type RunningHost, startHost } from './server.ts';
 
 export interface UiOptions {
@@ -27,6 +28,8 @@ export interface UiOptions {
   /** Files to open straight into the trace (`--open FILE`). */
   open?: string[];
   topology?: TopologyInfo;
+  /** The topology qualification cases run on, as written (default: the built-in lab topology the cases are written against). */
+  qualifyTopology?: { input: TopologyInput; source: string };
   /** Where `attach` prints `{"ui": url}` (default stdout). */
   out?: (line: string) => void;
 }
@@ -85,7 +88,7 @@ export interface PreparedUi {
 
 /** An engine ready before the lab starts, so its tap sees the lab's first byte. */
 export function prepareUi(options: UiOptions = {}): PreparedUi {
-  const engine = new Engine({ version: appVersion() });
+  const engine = new Engine({ version: appVersion(), ...(options.qualifyTopology ? { qualifyTopology: options.qualifyTopology } : {}) });
   return {
     engine,
     tap: engine.tap,

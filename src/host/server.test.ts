@@ -179,4 +179,32 @@ describe('headless host', () => {
     assert.equal(Buffer.from(exported.data, 'base64').readUInt32LE(0), 0xa1b2c3d4);
     client.ws.close();
   });
+
+  it('runs a qualification case for a page over the WebSocket: progress events, then its verdict and report', async () => {
+    const client = new Client(`ws://127.0.0.1:${host.port}/ws?token=${host.token}`);
+    await client.open();
+    const cases = await client.call<{ id: string }[]>('qualifyCases');
+    assert.ok(cases.some((c) => c.id === 'busy-outbound-486'));
+    await assert.rejects(client.call('qualifyRun', { cases: 'busy-*', external: ['nonsense'] }), /PEER=HOST:PORT/);
+    await assert.rejects(client.call('qualifyReport', 'junit'), /no qualification case has run/);
+    const run = await client.call<{ run: number }>('qualifyRun', { cases: 'busy-outbound-486', timeScale: 0.25, t1Ms: 100 });
+    const deadline = Date.now() + 30_000;
+    const done = () => client.events.find((e) => e.type === 'qualify-done' && e.run === run.run);
+    while (!done() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(
+      client.events.filter((e) => e.type.startsWith('qualify-')).map((e) => e.type),
+      ['qualify-start', 'qualify-case-start', 'qualify-case', 'qualify-done'],
+    );
+    const result = client.events.find((e) => e.type === 'qualify-case');
+    assert.ok(result?.type === 'qualify-case' && result.result.verdict === 'pass' && result.result.source, JSON.stringify(result));
+    // Its messages are in the trace of a window that has no lab: a source of their own, the cited 486 among them.
+    const view = await client.call<ViewInfo>('openView', { source: result.result.source });
+    assert.equal(view.count, result.result.messages);
+    const cited = result.result.steps.find((s) => s.messageLabel?.startsWith('486'));
+    const detail = await client.call<MessageDetail>('messageDetail', cited!.messageIndex);
+    assert.match(detail.startLine, /^SIP\/2\.0 486 /);
+    const report = await client.call<{ fileName: string; data: string }>('qualifyReport', 'html');
+    assert.match(Buffer.from(report.data, 'base64').toString(), /1 passed, 0 failed/);
+    client.ws.close();
+  });
 });

@@ -23,6 +23,8 @@ export function defaultCallBehaviour(): CallBehaviour {
     earlyMedia: 'none',
     earlyMediaAfterMs: 0,
     holdAnswer: 'inactive',
+    reliableProvisional: false,
+    callerPresentation: 'allowed',
     dtmfPayloadType: 101,
     sendDigits: null,
     sendDigitsAfterMs: 0,

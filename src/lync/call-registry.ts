@@ -4,6 +4,10 @@
  * known by Call-ID: the Front End proxies (same Call-ID on both of its
  * sides), the Mediation Server is a B2BUA and reports which two legs it
  * joined (`LegLink`), so every Call-ID of a call maps to its record.
+ *
+ * Besides its state, a record says what the UI would otherwise guess: who
+ * is on the call (the Lync user, whether a PSTN party is), whether the
+ * caller's identity is withheld, and which side holds the call.
  */
 import type { CallState, CallSummary } from '../common/api.ts';
 import { nowUs } from '../sip/capture.ts';
@@ -31,6 +35,13 @@ export class CallRecord {
   calleeKind: 'user' | 'peer' | null = null;
   callerElement: string;
   calleeElement: string | null = null;
+  /** The caller's identity is withheld (RFC 3323): placed anonymously, or a leg's INVITE asked for privacy. */
+  restricted = false;
+  /** A Mediation Server joined a leg of the call to a peer: a PSTN party is on it, emulated or not. */
+  viaMediation = false;
+  /** Which sides hold the call now, and the one that held it last. */
+  readonly #held = { lync: false, pstn: false };
+  #lastHeld: 'lync' | 'pstn' = 'lync';
   readonly done: Promise<CallSummary>;
   #resolve: (summary: CallSummary) => void = () => undefined;
 
@@ -49,6 +60,36 @@ export class CallRecord {
     return this.state === 'ended' || this.state === 'failed';
   }
 
+  /** The Lync user on the call: the caller when it is one, else the callee (as the lab picks the side that holds and transfers). */
+  get lyncUser(): string | undefined {
+    if (this.callerKind === 'user') return this.callerElement;
+    return this.calleeKind === 'user' && this.calleeElement !== null ? this.calleeElement : undefined;
+  }
+
+  get pstn(): boolean {
+    return this.callerKind === 'peer' || this.calleeKind === 'peer' || this.viaMediation;
+  }
+
+  /** The side holding the call (the last to hold it when both do), or undefined. */
+  get heldBy(): 'lync' | 'pstn' | undefined {
+    if (this.#held.lync && this.#held.pstn) return this.#lastHeld;
+    return this.#held.lync ? 'lync' : this.#held.pstn ? 'pstn' : undefined;
+  }
+
+  /**
+   * One side put the call on hold or took it off hold: the state is `held`
+   * while either side holds it. True when the summary changed.
+   */
+  setHeld(side: 'lync' | 'pstn', held: boolean): boolean {
+    if (this.finished) return false;
+    const before = `${this.state}/${this.heldBy}`;
+    this.#held[side] = held;
+    if (held) this.#lastHeld = side;
+    if (this.heldBy !== undefined) this.state = 'held';
+    else if (this.state === 'held') this.state = 'connected';
+    return `${this.state}/${this.heldBy}` !== before;
+  }
+
   summary(): CallSummary {
     const s: CallSummary = { id: this.id, from: this.from, to: this.to, state: this.state, startedUs: this.startedUs, legs: [...this.legs] };
     if (this.answeredUs !== undefined) s.answeredUs = this.answeredUs;
@@ -57,6 +98,12 @@ export class CallRecord {
     if (this.status !== undefined) s.status = this.status;
     if (this.reason !== undefined) s.reason = this.reason;
     if (this.trunks.length > 0) s.trunks = [...this.trunks];
+    if (this.restricted) s.presentation = 'restricted';
+    const user = this.lyncUser;
+    if (user !== undefined) s.lyncUser = user;
+    if (this.pstn) s.pstn = true;
+    const heldBy = this.heldBy;
+    if (this.state === 'held' && heldBy !== undefined) s.heldBy = heldBy;
     return s;
   }
 
@@ -72,6 +119,8 @@ export class CallRecord {
 export class CallRegistry {
   readonly records = new Map<string, CallRecord>();
   readonly #byLeg = new Map<string, CallRecord>();
+  /** Legs whose INVITE withheld the caller's identity; the record that has (or later gets) one is restricted. */
+  readonly #withheld = new Set<string>();
   #next = 1;
 
   create(from: string, to: string, callerKind: 'user' | 'peer', callerElement: string): CallRecord {
@@ -83,6 +132,18 @@ export class CallRegistry {
   addLeg(record: CallRecord, callId: string): void {
     if (!record.legs.includes(callId)) record.legs.push(callId);
     this.#byLeg.set(callId, record);
+    if (this.#withheld.has(callId)) record.restricted = true;
+  }
+
+  /**
+   * A leg whose INVITE came from the calling party with its identity withheld (`Privacy: id`, an
+   * anonymous From): its call, known now or registered later (a call an external device placed), is
+   * restricted.
+   */
+  withholdIdentity(callId: string): void {
+    this.#withheld.add(callId);
+    const record = this.byLeg(callId);
+    if (record !== null) record.restricted = true;
   }
 
   byLeg(callId: string): CallRecord | null {

@@ -3,8 +3,10 @@
  * or a Lync user's endpoint) on one incoming call: the timeline of
  * `callTimeline()` (ringing, early media with or without SDP, answer, busy,
  * reject with a Q.850 cause, RFC 4733 digits, hang-up) and the answer to a
- * hold re-INVITE (`holdAnswer`). Media is never sent: digits are reported as
- * events, the SDP says what RTP would carry.
+ * hold re-INVITE (`holdAnswer`), reliable provisional responses
+ * (`reliableProvisional`, RFC 3262). The role sends the digits as RFC 4733
+ * events on the call's RTP (`onDigits`); the port in `EndpointMedia` is the
+ * one the role bound for the call.
  */
 import { type AnswerOptions, buildAnswer, buildOffer, type Codec, PCMA, PCMU, summarize } from '../sdp/offer-answer.ts';
 import type { SipMessage } from '../sip/message.ts';
@@ -20,7 +22,7 @@ export interface EndpointMedia {
 }
 
 export interface BehaviourHooks {
-  /** Digits sent as RFC 4733 events (media is not emulated: reported only). */
+  /** The behaviour sends digits now: the role puts them on the call's RTP as RFC 4733 events. */
   onDigits?(digits: string, payloadType: number): void;
   /** The call needs its SDP (answer) text; null when the offer cannot be answered. */
   log?(text: string): void;
@@ -117,6 +119,9 @@ export function playBehaviour(
     previousEnd?.(reason, s);
   };
   session.events.onReinvite ??= (request, s) => answerReinvite(request, s, media, behaviour.holdAnswer);
+  // RFC 3262: the 18x go reliably when the INVITE supports 100rel (the UA core retransmits them until their
+  // PRACK and holds the 200 back while a 183 with SDP is unacknowledged).
+  session.reliableProvisionals = behaviour.reliableProvisional;
   const steps = callTimeline(behaviour);
   if (behaviour.outcome !== 'no-response') session.progress(100);
   for (const step of steps) {

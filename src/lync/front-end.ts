@@ -24,7 +24,14 @@
  *   header exists in Lync traces, this parameter layout is ours)*;
  * - the Front End asserts the caller's identity with
  *   `P-Asserted-Identity: <tel:+N>` from the user's Line URI (RFC 3325,
- *   the trust domain is the pool), removing any the client sent.
+ *   the trust domain is the pool), removing any the client sent; a Lync
+ *   endpoint never gets a P-Asserted-Identity from outside the pool, so an
+ *   anonymous PSTN caller (`Privacy: id`) stays anonymous to the user
+ *   (RFC 3325 §5);
+ * - an INVITE from a Mediation Server with `Referred-By` a Lync user (a
+ *   transfer the Mediation Server carries out, EnableReferSupport off) is
+ *   routed as that user's call *(unverified)*, so a transfer target may be
+ *   a PSTN number.
  */
 import { OutgoingMessage } from '../sip/builder.ts';
 import type { HostPort, TransportProtocol } from '../sip/capture.ts';
@@ -210,7 +217,13 @@ export class FrontEnd {
     }
     let plan: DialPlan;
     let caller: LyncUser | null = null;
-    if (fromMediation !== null) {
+    const referrer = fromMediation === null ? null : this.#referringUser(req);
+    if (referrer !== null) {
+      // A transfer the Mediation Server carries out for a Lync user (EnableReferSupport off): routed as that
+      // user's call, with the user's dial plan and voice policy *(unverified)*.
+      caller = referrer;
+      plan = dialPlanForUser(topology, referrer);
+    } else if (fromMediation !== null) {
       const trunk = findTrunk(topology, trunkingParam(req.get('ms-trunking-peer')) ?? '');
       const peer = trunk === null ? null : findPeer(topology, trunk.peer);
       plan = peer === null ? dialPlanForGateway(topology, '') : dialPlanForGateway(topology, peer);
@@ -262,6 +275,14 @@ export class FrontEnd {
     this.#routing.set(tx, routed);
     tx.onTerminated = () => this.#routing.delete(tx);
     this.#nextTrunk(routed, normalized.number);
+  }
+
+  /** The Lync user in Referred-By (RFC 3892) of a request, when there is one. */
+  #referringUser(req: SipMessage): LyncUser | null {
+    const referredBy = req.get('referred-by');
+    if (referredBy === undefined) return null;
+    const uri = parseNameAddr(referredBy).uriText;
+    return uri === '' ? null : findUserBySipUri(this.topology, uri);
   }
 
   #fail(req: SipMessage, tx: ServerTransaction, status: number, reason: string | undefined, diagnostic: MsDiagnostic): void {

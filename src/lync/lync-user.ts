@@ -2,22 +2,44 @@
  * An emulated Lync endpoint (a signed-in Lync 2013 client): registers with
  * the Front End, places calls through it, answers by its `CallBehaviour`,
  * holds with `a=inactive` (as Lync does), resumes, transfers with REFER,
- * sends DTMF (RFC 4733: reported, media is not emulated) and hangs up.
+ * sends DTMF (RFC 4733 events on the call's RTP, from the first SDP answer
+ * on: a 183 with SDP lets it key digits before the answer, for an IVR),
+ * records the digits it receives, and hangs up. Its RTP socket for a call
+ * is bound when its SDP is written and closed when the call ends
+ * (`ElementMedia`).
  *
  * What it dials goes to the Front End as Lync clients send it: a user's SIP
  * URI as is, an E.164 number as `sip:+N@domain;user=phone`, anything else as
  * `sip:DIGITS;phone-context=dialstring@domain;user=phone` for the Front End
  * to normalize with the user's dial plan (server-side normalization).
+ *
+ * A user whose behaviour has `callerPresentation: restricted` (caller ID
+ * blocked) sends `Privacy: id` (RFC 3323, RFC 3325) on its calls and leaves
+ * the rest to the servers *(unverified: Lync 2013 documents no per-user
+ * setting; the nearest are the voice route's SuppressCallerId and, in
+ * Skype for Business Online, a CallingLineIdentity with
+ * CallingIDSubstitute Anonymous)*. It never asks for `Require: 100rel`
+ * ([MS-SIPAE] 3.1.5.13). Attended transfer: REFER with
+ * `Refer-To: <target?Replaces=...>` naming the consultation dialog
+ * (RFC 3891, RFC 3515); an INVITE with Replaces naming one of its dialogs is
+ * answered at once and that dialog gets a BYE (RFC 3891 §3), one naming
+ * nothing it has gets 481.
  */
 import { buildOffer, reoffer } from '../sdp/offer-answer.ts';
 import { newCallId, newTag, OutgoingMessage } from '../sip/builder.ts';
+import { parseReplaces, uriWithReplaces } from '../sip/dialog.ts';
 import type { SipMessage } from '../sip/message.ts';
+import { parseNameAddr } from '../sip/name-addr.ts';
 import type { Destination } from '../sip/transport-types.ts';
 import { type Session, type SessionEvents, UserAgent } from '../sip/user-agent.ts';
+import type { ReceivedDigit } from '../media/dtmf-receiver.ts';
+import type { DigitsSent } from '../media/rtp-session.ts';
+import { isDtmfString } from '../media/telephone-event.ts';
+import { describeMalformed, ElementMedia, lastOctet, type MediaSettings } from './call-media.ts';
 import { isE164 } from './dial-plan.ts';
-import { negotiatedTelephoneEvent, playBehaviour, sdpForIncoming } from './endpoint-behaviour.ts';
+import { answerReinvite, negotiatedTelephoneEvent, playBehaviour, sdpForIncoming } from './endpoint-behaviour.ts';
 import { findUserBySipUri } from './routing.ts';
-import { MediaPorts, type SipStack, uriHost } from './sip-stack.ts';
+import { type SipStack, uriHost } from './sip-stack.ts';
 import type { LyncUser, Topology } from './topology.ts';
 
 /** The User-Agent of a Lync 2013 desktop client. */
@@ -29,7 +51,12 @@ export interface LyncUserContext {
   frontEnd: Destination;
   /** An incoming call (before the behaviour plays). */
   onIncoming?(session: Session, request: SipMessage, user: LyncUserEndpoint): void;
+  /** Digits this user sends (before they go out as RFC 4733 events). */
   onDigits?(session: Session, digits: string, payloadType: number): void;
+  /** A digit that reached this user's RTP socket. */
+  onReceivedDigit?(session: Session, digit: ReceivedDigit): void;
+  /** RTP sockets on or off (default on). */
+  media?: MediaSettings;
   log?(level: 'info' | 'warn' | 'error', text: string): void;
 }
 
@@ -38,7 +65,7 @@ export class LyncUserEndpoint {
   readonly stack: SipStack;
   readonly ua: UserAgent;
   readonly ctx: LyncUserContext;
-  readonly #media: MediaPorts;
+  readonly #media: ElementMedia;
   readonly #epid = newTag().slice(0, 10);
   registered = false;
   /** Incoming sessions waiting for an `answer` action (behaviour `no-answer`). */
@@ -48,7 +75,11 @@ export class LyncUserEndpoint {
     this.user = user;
     this.stack = stack;
     this.ctx = ctx;
-    this.#media = new MediaPorts(30000 + (Number(user.address.split('.').pop()) % 100) * 200);
+    this.#media = new ElementMedia({ [user.address]: 30000 + (lastOctet(user.address) % 100) * 200 }, ctx.media ?? { enabled: true }, {
+      onDigit: (session, digit) => ctx.onReceivedDigit?.(session, digit),
+      onMalformed: (_session, report) => ctx.log?.('warn', `${user.name}: malformed RTP ${describeMalformed(report)}`),
+      warn: (text) => ctx.log?.('warn', `${user.name}: ${text}`),
+    });
     const userPart = user.sipUri.replace(/^sips?:/, '').split('@')[0];
     this.ua = new UserAgent(stack.transport, stack.layer, {
       product: LYNC_CLIENT_PRODUCT,
@@ -56,6 +87,11 @@ export class LyncUserEndpoint {
       contactUser: userPart,
     });
     this.ua.onInvite = (session, request) => this.#incoming(session, request);
+  }
+
+  /** This user's RTP (ports, sessions per call). */
+  get media(): ElementMedia {
+    return this.#media;
   }
 
   get address(): string {
@@ -104,22 +140,28 @@ export class LyncUserEndpoint {
     return `sip:${digits};phone-context=dialstring@${domain};user=phone`;
   }
 
-  newOffer(): string {
-    return buildOffer({ address: this.user.address, port: this.#media.take(), telephoneEvent: 101 });
+  newOffer(port: number = this.#media.take()): string {
+    return buildOffer({ address: this.user.address, port, telephoneEvent: 101 });
   }
 
   /** Places a call through the Front End. */
   call(dialed: string, events: SessionEvents = {}): Session {
+    // A hold from the other party (a=sendonly / a=inactive) is answered in this user's hold style on its own calls too.
+    events.onReinvite ??= (req, s) => answerReinvite(req, s, { address: this.user.address, port: this.#media.portOf(s) ?? this.#media.take() }, this.user.behaviour.holdAnswer);
     const target = this.targetUri(dialed);
     const callee = findUserBySipUri(this.ctx.topology, target);
-    return this.ua.invite({
+    const port = this.#media.take();
+    const session = this.ua.invite({
       target,
       dest: this.ctx.frontEnd,
       from: this.fromHeader(),
       to: callee === null ? `<${target}>` : `"${callee.displayName}" <${callee.sipUri}>`,
-      sdp: this.newOffer(),
+      sdp: this.newOffer(port),
+      headers: this.user.behaviour.callerPresentation === 'restricted' ? [{ name: 'Privacy', value: 'id' }] : [],
       events,
     });
+    this.#media.attach(session, port);
+    return session;
   }
 
   /** Hold: a re-INVITE with `a=inactive`, as Lync clients do. */
@@ -140,26 +182,56 @@ export class LyncUserEndpoint {
   }
 
   /**
-   * DTMF as RFC 4733 events: allowed when both SDPs carry telephone-event.
-   * Returns the payload type used; throws when the call cannot carry them.
+   * Attended transfer (RFC 3891 §6.1 with RFC 3515): REFER on `session` with Refer-To the other party of
+   * the consultation call `consult` and, embedded, the Replaces that names that dialog at the other party.
    */
-  dtmf(session: Session, digits: string): number {
-    if (!/^[0-9*#A-D]+$/i.test(digits)) throw new Error(`not DTMF digits: ${JSON.stringify(digits)}`);
+  transferAttended(session: Session, consult: Session): Promise<SipMessage | null> {
+    const replaces = consult.replacesValue;
+    const party = consult.dialog?.remoteUri;
+    if (replaces === null || party === undefined || consult.ended) return Promise.reject(new Error('the consultation call has no dialog to replace'));
+    return session.sendInDialog('REFER', undefined, [
+      { name: 'Refer-To', value: `<${uriWithReplaces(parseNameAddr(party).uriText, replaces)}>` },
+      { name: 'Referred-By', value: `<${this.user.sipUri}>` },
+    ]);
+  }
+
+  /**
+   * DTMF as RFC 4733 events on the call's RTP, with the far end's
+   * telephone-event payload type: allowed once both SDPs carry
+   * telephone-event, which is before the answer when a 183 brought SDP
+   * (early media, an IVR). Resolves when the last end packet is out (`sent`
+   * null: media sockets are off, the digits are only reported); rejects
+   * when the call cannot carry them.
+   */
+  async dtmf(session: Session, digits: string): Promise<{ payloadType: number; sent: DigitsSent | null }> {
+    if (!isDtmfString(digits)) throw new Error(`not DTMF digits: ${JSON.stringify(digits)}`);
+    if (session.remoteSdp === null) throw new Error('no SDP from the far end yet (a 183 with SDP, or the answer, brings it): DTMF cannot be sent');
     const pt = negotiatedTelephoneEvent(session);
     if (pt === null) throw new Error('the call has no telephone-event (RFC 4733) in its SDP: DTMF cannot be sent');
     this.ctx.onDigits?.(session, digits, pt);
-    return pt;
+    if (!this.#media.enabled) return { payloadType: pt, sent: null };
+    return { payloadType: pt, sent: await this.#media.sendDigits(session, digits) };
   }
 
   /** Answers a call left ringing (behaviour `no-answer`) now. */
   answer(session: Session): boolean {
     this.ringing.delete(session.callId);
-    const sdp = sdpForIncoming(session.remoteSdp, { address: this.user.address, port: this.#media.take() }, { dtmfPayloadType: 101 });
+    // The port bound for the call when it came in (the SDP must name the socket that listens).
+    let port = this.#media.portOf(session);
+    if (port === null) {
+      port = this.#media.take();
+      this.#media.attach(session, port);
+    }
+    const sdp = sdpForIncoming(session.remoteSdp, { address: this.user.address, port }, { dtmfPayloadType: 101 });
     return sdp.ok ? session.answer(sdp.sdp) : session.reject(488, 'Not Acceptable Here');
   }
 
   #incoming(session: Session, request: SipMessage): void {
     this.ctx.onIncoming?.(session, request, this);
+    if (request.has('replaces')) {
+      this.#replacing(session, request);
+      return;
+    }
     if (this.user.behaviour.outcome === 'no-answer') this.ringing.set(session.callId, session);
     const previousEnd = session.events.onEnd;
     session.events.onEnd = (reason, s) => {
@@ -170,12 +242,42 @@ export class LyncUserEndpoint {
       if (req.method === 'REFER') return this.#referred(req, s);
       return 200;
     };
+    const port = this.#media.take();
+    this.#media.attach(session, port);
     playBehaviour(
       session,
       this.user.behaviour,
-      { address: this.user.address, port: this.#media.take() },
-      { onDigits: (digits, pt) => this.ctx.onDigits?.(session, digits, pt) },
+      { address: this.user.address, port },
+      { onDigits: (digits) => this.#behaviourDigits(session, digits) },
     );
+  }
+
+  /** Digits the behaviour sends (`sendDigits`). */
+  #behaviourDigits(session: Session, digits: string): void {
+    this.dtmf(session, digits).catch((error: Error) => this.ctx.log?.('warn', `${this.user.name}: DTMF ${digits} not sent: ${error.message}`));
+  }
+
+  /** RFC 3891 §3: an INVITE with Replaces takes the place of the dialog it names: answered without ringing, the old one BYEd. */
+  #replacing(session: Session, request: SipMessage): void {
+    const target = parseReplaces(request.get('replaces'));
+    if (target === null) {
+      session.reject(400, 'Bad Request - malformed Replaces');
+      return;
+    }
+    const old = this.ua.sessionForReplaces(target);
+    if (old === null) {
+      session.reject(target.earlyOnly ? 486 : 481, target.earlyOnly ? 'Busy Here' : 'Call/Transaction Does Not Exist');
+      return;
+    }
+    this.ctx.log?.('info', `${this.user.name}: INVITE with Replaces takes the place of ${old.callId}`);
+    session.events.onRequest ??= (req, s) => (req.method === 'REFER' ? this.#referred(req, s) : 200);
+    session.events.onReinvite ??= (req, s) => answerReinvite(req, s, { address: this.user.address, port: this.#media.portOf(s) ?? this.#media.take() }, this.user.behaviour.holdAnswer);
+    const previousEnd = session.events.onEnd;
+    session.events.onEnd = (reason, s) => {
+      this.ringing.delete(s.callId);
+      previousEnd?.(reason, s);
+    };
+    if (this.answer(session)) old.hangup();
   }
 
   /** A REFER from the other party: call the Refer-To target, report with NOTIFY (RFC 3515), hang up the original. */
@@ -206,7 +308,7 @@ export class LyncUserEndpoint {
 
   async stop(): Promise<void> {
     this.ua.hangupAll();
-    await this.stack.close();
+    await Promise.all([this.stack.close(), this.#media.stop()]);
   }
 }
 

@@ -27,9 +27,12 @@
  * - wire details of a real one: `User-Agent: RTCC/5.0.0.0 MediationServer`,
  *   upper-case header names on the gateway side (`CONTACT:`, `SUPPORTED:`;
  *   the lab opens that stack with `headerNames: 'upper-case'`),
- *   `Supported: 100rel` (announced; PRACK is not implemented, so reliable
- *   provisionals are not required of the peer), From with `epid` before the
- *   tag, SDP with `s=session`, `b=CT:1000`, `8 0 101`, SRTP offered as
+ *   `Supported: 100rel`: a reliable 18x from the peer is answered with PRACK
+ *   (RFC 3262, by the UA core) before it is relayed; on calls from the
+ *   peer, a 183 goes reliably when the peer supports 100rel ([MS-SIPAE]
+ *   3.1.5.13: "SHOULD include Require:100rel in 183 responses") and every
+ *   18x when it requires it, and the peer's PRACKs are answered; From with
+ *   `epid` before the tag, SDP with `s=session`, `b=CT:1000`, `8 0 101`, SRTP offered as
  *   optional (`a=tcap`/`a=pcfg`/`a=crypto`) when SRTPMode is Required or
  *   Optional on a TLS trunk;
  * - on the Lync side, a call from an IP-PBX carries
@@ -45,21 +48,49 @@
  * to the peer as a re-INVITE; a peer answering that hold with `a=sendrecv`
  * gets the call dropped (BYE on both sides, `ms-diagnostics: 10010`), as the
  * domain doc describes. Resume (`a=sendrecv`) is passed on the same way.
+ * Hold from the peer (`a=sendonly` or `a=inactive`) is mirrored: answered on
+ * the gateway side at once (`a=recvonly` / `a=inactive`) and passed to the
+ * Lync party as a re-INVITE with the peer's direction; a re-INVITE that
+ * keeps the direction (a session refresh) stays on the gateway side.
+ *
+ * Caller ID (RFC 3323, RFC 3325) *(unverified: the documentation names only
+ * ForwardPAI; this is what a B2BUA honouring privacy does)*: a call whose
+ * caller asked for privacy (`Privacy: id`, or a From of `anonymous`) gets
+ * `From: "Anonymous" <sip:anonymous@anonymous.invalid>` and `Privacy: id`
+ * on the other side; P-Asserted-Identity with the real number goes along
+ * only with ForwardPAI (towards the Front End, which never passes it to a
+ * Lync endpoint; towards the peer, trusted to withhold it).
+ *
+ * Attended transfer (RFC 3891, RFC 3515): a Refer-To with an embedded
+ * Replaces goes to the peer with the Replaces translated to the peer's own
+ * dialog when the consultation call runs through this server to the same
+ * peer, unchanged otherwise (it names a Lync dialog the peer's INVITE will
+ * reach through the Front End); a peer's INVITE with Replaces is passed to
+ * the Front End with it. With EnableReferSupport off the server sends the
+ * INVITE with Replaces itself, and re-INVITEs the peer (`a=sendrecv`, the
+ * third-party call control of RFC 3725 with this server as controller) so
+ * a held peer is taken off hold. An INVITE with Replaces from the Front End
+ * that names this server's own Lync-side leg replaces that leg in place.
  */
 import { buildOffer, type Direction, reoffer, summarize } from '../sdp/offer-answer.ts';
+import { formatReplaces, parseReplaces, splitUriHeaders, uriWithReplaces } from '../sip/dialog.ts';
 import { newTag } from '../sip/builder.ts';
 import type { SipMessage } from '../sip/message.ts';
 import { parseNameAddrList } from '../sip/name-addr.ts';
 import type { ServerTransaction } from '../sip/transaction-server.ts';
 import type { Destination } from '../sip/transport-types.ts';
 import { type Session, type SessionEvents, UserAgent } from '../sip/user-agent.ts';
+import type { ReceivedDigit } from '../media/dtmf-receiver.ts';
+import type { RtpRelay } from '../media/rtp-relay.ts';
+import { audioOf, formatAddress } from '../media/sdp-media.ts';
+import { describeMalformed, ElementMedia, lastOctet, type MediaSettings } from './call-media.ts';
 import { isE164, dialString } from './dial-plan.ts';
-import { answerReinvite, negotiatedTelephoneEvent, sdpForIncoming } from './endpoint-behaviour.ts';
+import { answerReinvite, sdpForIncoming } from './endpoint-behaviour.ts';
 import { trunkingParam } from './front-end.ts';
 import type { HealthTransition } from './health.ts';
 import { formatMsDiagnostics, MEDIATION, type MsDiagnostic } from './ms-diagnostics.ts';
 import { OptionsKeepAlive } from './options-keepalive.ts';
-import { MediaPorts, type SipStack, uriHost } from './sip-stack.ts';
+import { type SipStack, uriHost } from './sip-stack.ts';
 import type { Listener, MediationServer as MediationServerModel, Topology, Trunk, TrunkConfiguration } from './topology.ts';
 import { findPeer, trunkForInbound, trunksOfMediationServer } from './trunk.ts';
 import { effectiveSrtpMode } from './trunk-configuration.ts';
@@ -83,11 +114,34 @@ export interface LegLink {
   direction: 'outbound' | 'inbound';
   frontEnd: LegId;
   gateway: LegId;
+  /**
+   * Attended transfer (RFC 3891): the Call-ID of the dialog one of these legs took the place of (named
+   * by the Replaces of the INVITE that made it, or the transferor's leg the Mediation Server replaced
+   * itself): the call these legs make is the joined call of that transfer.
+   */
+  replaced?: string;
+}
+
+/** A digit that reached the Mediation Server's media relay on one leg of a call. */
+export interface RelayedDigit {
+  mediation: string;
+  trunk: string;
+  peer: string;
+  /** The leg it came on: from the Lync side (towards the peer) or from the peer. */
+  from: 'lync' | 'peer';
+  digit: ReceivedDigit;
+  /** Its telephone-event payload type on the other leg; null: that leg has no telephone-event, it was not relayed. */
+  relayedAs: number | null;
+  frontEndCallId: string | null;
+  gatewayCallId: string | null;
 }
 
 export interface MediationContext {
   topology: Topology;
   onLegLink?(link: LegLink): void;
+  /** RTP sockets on or off (default on). */
+  media?: MediaSettings;
+  onRelayedDigit?(report: RelayedDigit): void;
   onHealth?(trunk: Trunk, transition: HealthTransition): void;
   log?(level: 'info' | 'warn' | 'error', text: string): void;
 }
@@ -106,6 +160,14 @@ export class B2buaCall {
   gw: Session | null = null;
   /** Both legs are being ended by the B2BUA itself: one leg ending must not hang up the other again. */
   dropping = false;
+  /** The Call-ID of the dialog a leg of this call replaced (attended transfer), reported with its links. */
+  replaced: string | null = null;
+  /** The media relay (media is anchored here) and the port each leg's SDP of ours names. */
+  media: { lync: number; peer: number; relay: Promise<RtpRelay<'lync' | 'peer'> | null> | null } | null = null;
+  /** Digits that reached the relay, per leg they came on. */
+  readonly digits = { lync: 0, peer: 0 };
+  /** RTP ports of SDPs this server wrote for the call (an answer is held until the other leg answers). */
+  readonly ports: Array<{ port: number; address: string }> = [];
   readonly timers = new Set<NodeJS.Timeout>();
   constructor(trunk: Trunk, direction: 'outbound' | 'inbound') {
     this.trunk = trunk;
@@ -132,7 +194,7 @@ export class MediationServer {
   readonly gatewaySides: GatewaySide[];
   readonly keepAlives = new Map<string, OptionsKeepAlive>();
   readonly calls = new Set<B2buaCall>();
-  readonly #media: MediaPorts;
+  readonly #media: ElementMedia;
   readonly #epid = newTag().slice(0, 10);
   #stopped = false;
 
@@ -140,7 +202,12 @@ export class MediationServer {
     this.model = model;
     this.ctx = ctx;
     this.feStack = feStack;
-    this.#media = new MediaPorts(40000 + (Number(model.address.split('.').pop()) % 50) * 400);
+    const base = 40000 + (lastOctet(model.address) % 50) * 400;
+    this.#media = new ElementMedia({ [model.address]: base, [model.gatewayAddress]: base + 200 }, ctx.media ?? { enabled: true }, {
+      warn: (text) => ctx.log?.('warn', `${model.name}: ${text}`),
+      // An answer's port stays bound while its call rings, however long.
+      portInUse: (port) => [...this.calls].some((c) => c.ports.some((p) => p.port === port)),
+    });
     this.feUa = new UserAgent(feStack.transport, feStack.layer, {
       product: MEDIATION_PRODUCT,
       supported: ['100rel', 'ms-safe-transfer', 'ms-bypass'],
@@ -168,6 +235,11 @@ export class MediationServer {
     return this.#stopped;
   }
 
+  /** This server's RTP (port pools, relays). */
+  get media(): ElementMedia {
+    return this.#media;
+  }
+
   start(): void {
     for (const k of this.keepAlives.values()) k.start();
   }
@@ -191,7 +263,10 @@ export class MediationServer {
 
   #link(call: B2buaCall): void {
     if (call.fe === null || call.gw === null) return;
-    this.ctx.onLegLink?.({ mediation: this.name, trunk: call.trunk.name, direction: call.direction, frontEnd: legId(call.fe), gateway: legId(call.gw) });
+    this.#syncMedia(call);
+    const link: LegLink = { mediation: this.name, trunk: call.trunk.name, direction: call.direction, frontEnd: legId(call.fe), gateway: legId(call.gw) };
+    if (call.replaced !== null) link.replaced = call.replaced;
+    this.ctx.onLegLink?.(link);
   }
 
   #frontEndDest(): Destination {
@@ -212,6 +287,8 @@ export class MediationServer {
       if ((call.fe?.ended ?? true) && (call.gw?.ended ?? true)) {
         call.clearTimers();
         this.calls.delete(call);
+        void call.media?.relay?.then((r) => this.#media.closeRelay(r));
+        for (const p of call.ports) this.#media.releaseUnclaimed(p.port, p.address);
       }
     };
   }
@@ -219,6 +296,10 @@ export class MediationServer {
   // ------------------------------------------------------------ Lync → peer
 
   #outbound(fe: Session, req: SipMessage): void {
+    if (req.has('replaces')) {
+      this.#replaceFrontEndLeg(fe, req);
+      return;
+    }
     const topology = this.ctx.topology;
     const trunks = trunksOfMediationServer(topology, this.name);
     const named = trunkingParam(req.get('ms-trunking-peer'));
@@ -248,6 +329,8 @@ export class MediationServer {
     const peerHost = uriHost(trunk.peerAddress);
     const target = `sip:${called}@${peerHost}:${trunk.peerPort};user=phone`;
     const headers: Array<{ name: string; value: string }> = [];
+    const restricted = privacyRequested(req);
+    if (restricted) headers.push({ name: 'Privacy', value: 'id' });
     if (config.forwardPai) headers.push({ name: 'P-Asserted-Identity', value: `<sip:${calling}@${gwHost};user=phone>` });
     if (config.forwardCallHistory) {
       headers.push({ name: 'History-Info', value: `<${req.requestUri}>;index=1` });
@@ -262,6 +345,7 @@ export class MediationServer {
     });
     const feSdp = sdpForIncoming(fe.remoteSdp, { address: this.model.address, port: this.#media.take() }, { dtmfPayloadType: 101 });
     const feAnswer = feSdp.ok ? feSdp.sdp : null;
+    call.ports.push({ port: audioOf(gwOffer)?.port ?? 0, address: this.model.gatewayAddress }, { port: audioOf(feAnswer)?.port ?? 0, address: this.model.address });
 
     let fastFailed = false;
     let failoverTimer: NodeJS.Timeout | null = null;
@@ -274,6 +358,7 @@ export class MediationServer {
     };
     const gwEvents: SessionEvents = {
       onProvisional: (res) => {
+        // A reliable 18x (RFC 3262) reaches here once, after the UA core sent its PRACK.
         if (res.status >= 180 || config.fastFailoverStoppedBy === 'any-provisional') stopFailoverTimer();
         if (res.status === 100) return;
         const withSdp = res.body.length > 0;
@@ -302,12 +387,12 @@ export class MediationServer {
         }
       },
       onRequest: (r) => this.#gatewayInDialog(call, r),
-      onReinvite: (r, s) => answerReinvite(r, s, { address: this.model.gatewayAddress, port: this.#media.take(), mediationStyle: true }, 'inactive'),
+      onReinvite: (r, s) => this.#reinviteFromPeer(call, r, s),
     };
     const gw = side.ua.invite({
       target,
       dest: { transport: trunk.transport, host: trunk.peerAddress, port: trunk.peerPort },
-      from: `${display}<sip:${calling}@${gwHost};user=phone>;epid=${this.#epid}`,
+      from: restricted ? `${ANONYMOUS_FROM};epid=${this.#epid}` : `${display}<sip:${calling}@${gwHost};user=phone>;epid=${this.#epid}`,
       to: `<sip:${called}@${peerHost};user=phone>`,
       sdp: gwOffer,
       headers,
@@ -357,6 +442,78 @@ export class MediationServer {
     call.timers.add(t);
   }
 
+  /**
+   * A re-INVITE from the peer: answered here (hold mirrored: `sendonly` → `recvonly`, `inactive` →
+   * `inactive`); a change of direction (hold, resume) is passed to the Lync party as a re-INVITE.
+   */
+  #reinviteFromPeer(call: B2buaCall, req: SipMessage, gw: Session): { status: number; sdp?: string } {
+    const answer = answerReinvite(req, gw, { address: this.model.gatewayAddress, port: this.#media.take(), mediationStyle: true }, 'inactive');
+    const fe = call.fe;
+    if (req.body.length === 0 || answer.status !== 200 || fe === null || fe.ended || fe.localSdp === null) return answer;
+    const offered = directionOf(req.bodyText);
+    const before = gw.remoteSdp === null ? 'sendrecv' : directionOf(gw.remoteSdp);
+    if (offered === null || offered === before) return answer;
+    void fe.reinvite(reoffer(fe.localSdp, offered)).then((res) => {
+      if (res === null || res.status >= 300) this.ctx.log?.('warn', `${this.name}: the Lync side answered the peer's a=${offered} with ${res?.status ?? 'nothing'}`);
+    });
+    return answer;
+  }
+
+  /** This server's call whose Lync-side leg is the dialog a Replaces names (as the Lync party addressed it). */
+  #callByFrontEndDialog(callId: string, localTag: string, remoteTag: string): B2buaCall | null {
+    for (const call of this.calls) {
+      const fe = call.fe;
+      if (fe !== null && !fe.ended && fe.callId === callId && fe.localTag === localTag && fe.dialog?.remoteTag === remoteTag) return call;
+    }
+    return null;
+  }
+
+  /**
+   * The Replaces of a Refer-To for the peer (RFC 3891): when it names the Lync-side leg of a call of this
+   * server to the same peer, the peer's own dialog of that call (to-tag the peer's, from-tag ours);
+   * otherwise unchanged.
+   */
+  #replacesForPeer(value: string, trunk: Trunk): string {
+    const t = parseReplaces(value);
+    if (t === null) return value;
+    const consult = this.#callByFrontEndDialog(t.callId, t.toTag, t.fromTag);
+    const gw = consult?.gw;
+    if (consult === null || gw === null || gw === undefined || gw.dialog === null || consult.trunk.peer !== trunk.peer) return value;
+    return formatReplaces({ callId: gw.callId, toTag: gw.dialog.remoteTag, fromTag: gw.localTag });
+  }
+
+  /**
+   * An INVITE with Replaces from the Front End (RFC 3891 §3): when it names the Lync-side leg of one of
+   * this server's calls, the new leg takes that leg's place (answered at once, no alerting) and the old
+   * one gets a BYE; the peer's leg stays. Anything else: 481.
+   */
+  #replaceFrontEndLeg(fe: Session, req: SipMessage): void {
+    const t = parseReplaces(req.get('replaces'));
+    if (t === null) {
+      fe.reject(400, 'Bad Request - malformed Replaces');
+      return;
+    }
+    const call = this.#callByFrontEndDialog(t.callId, t.toTag, t.fromTag);
+    const old = call?.fe;
+    if (call === null || old === null || old === undefined || call.gw === null || call.gw.ended || (t.earlyOnly && old.state === 'confirmed')) {
+      fe.reject(t.earlyOnly ? 486 : 481, t.earlyOnly ? 'Busy Here' : 'Call/Transaction Does Not Exist');
+      return;
+    }
+    const sdp = sdpForIncoming(fe.remoteSdp, { address: this.model.address, port: this.#media.take() }, { dtmfPayloadType: 101 });
+    if (!sdp.ok) {
+      fe.reject(488, 'Not Acceptable Here');
+      return;
+    }
+    this.ctx.log?.('info', `${this.name}: INVITE with Replaces takes the place of the Lync-side leg of a call on ${call.trunk.name}`);
+    call.fe = fe;
+    call.replaced = t.callId;
+    this.#joinFrontEnd(call, fe);
+    this.#track(call, fe, () => call.gw);
+    fe.answer(sdp.sdp);
+    this.#link(call);
+    old.hangup();
+  }
+
   #reinviteFromFrontEnd(call: B2buaCall, req: SipMessage, fe: Session): { status: number; sdp?: string } {
     const answer = answerReinvite(req, fe, { address: this.model.address, port: this.#media.take() }, 'inactive');
     const gw = call.gw;
@@ -395,13 +552,14 @@ export class MediationServer {
     if (gw === null || gw.ended) return 481;
     const config = call.trunk.configuration;
     const referTo = req.get('refer-to') ?? '';
-    const target = /<([^>]*)>/.exec(referTo)?.[1] ?? referTo.trim();
+    const { uri: target, replaces } = splitUriHeaders(/<([^>]*)>/.exec(referTo)?.[1] ?? referTo.trim());
     if (target === '') return 400;
-    if (!config.enableReferSupport) return this.#transferAnchored(call, req, fe, target);
+    if (!config.enableReferSupport) return this.#transferAnchored(call, req, fe, target, replaces);
     const number = this.#numberForTarget(target);
     const translated = translateCalledNumber(number, config).number;
+    const referUri = `sip:${translated}@${uriHost(this.model.gatewayAddress)};user=phone`;
     void gw.sendInDialog('REFER', undefined, [
-      { name: 'Refer-To', value: `<sip:${translated}@${uriHost(this.model.gatewayAddress)};user=phone>` },
+      { name: 'Refer-To', value: `<${replaces === null ? referUri : uriWithReplaces(referUri, this.#replacesForPeer(replaces, call.trunk))}>` },
       { name: 'Referred-By', value: `<sip:${uriHost(this.model.gatewayAddress)}>` },
     ]).then((res) => {
       if (res !== null && res.status >= 300) this.ctx.log?.('warn', `${this.name}: ${call.trunk.peer} refused REFER with ${res.status}`);
@@ -419,7 +577,7 @@ export class MediationServer {
    * the outcome (RFC 3515), and once the target answers, the new leg takes
    * the transferor's place and the transferor's leg gets a BYE.
    */
-  #transferAnchored(call: B2buaCall, req: SipMessage, transferor: Session, target: string): number {
+  #transferAnchored(call: B2buaCall, req: SipMessage, transferor: Session, target: string, replaces: string | null = null): number {
     const notify = (frag: string, state: string): void => {
       if (transferor.ended) return;
       void transferor.sendInDialog('NOTIFY', { type: 'message/sipfrag;version=2.0', content: `${frag}\r\n` }, [
@@ -434,7 +592,8 @@ export class MediationServer {
     if (peer?.kind === 'ip-pbx') headers.push({ name: 'ms-call-source', value: 'non-ms-rtc' });
     const referredBy = req.get('referred-by');
     if (referredBy !== undefined) headers.push({ name: 'Referred-By', value: referredBy });
-    this.ctx.log?.('info', `${this.name}: transfer to ${target} done by the Mediation Server (EnableReferSupport is false on ${call.trunk.name})`);
+    if (replaces !== null) headers.push({ name: 'Replaces', value: replaces });
+    this.ctx.log?.('info', `${this.name}: ${replaces === null ? 'transfer' : 'attended transfer'} to ${target} done by the Mediation Server (EnableReferSupport is false on ${call.trunk.name})`);
     setImmediate(() => {
       notify('SIP/2.0 100 Trying', 'active;expires=60');
       const next = this.feUa.invite({
@@ -450,10 +609,14 @@ export class MediationServer {
               return;
             }
             call.fe = s;
+            call.replaced = transferor.callId;
             this.#joinFrontEnd(call, s);
             this.#link(call);
             notify('SIP/2.0 200 OK', 'terminated;reason=noresource');
             if (!transferor.ended) transferor.hangup();
+            // Attended: the peer, usually held by the transferor meanwhile, is re-INVITEd to sendrecv (RFC 3725).
+            const gw = call.gw;
+            if (replaces !== null && !gw.ended && gw.localSdp !== null) void gw.reinvite(reoffer(gw.localSdp, 'sendrecv'));
           },
           onEnd: (reason, s) => {
             if (s.confirmedAt !== null) return;
@@ -468,16 +631,58 @@ export class MediationServer {
   }
 
   /**
-   * DTMF a Lync party sends on a call (RFC 4733 on the Lync leg): relayed to
-   * the peer as RFC 4733 events when the peer's leg negotiated
-   * telephone-event (payload returned), or null when it did not (the
-   * digits would go in band). Undefined when no call of this server has
-   * that Lync-side Call-ID.
+   * Media is anchored here (the SDP of each leg names this server): once
+   * both legs carry an SDP of ours, a relay joins their ports (RTP both
+   * ways, telephone-event renumbered to each far end's payload type, and
+   * dropped towards a leg without one: `onRelayedDigit` reports each digit
+   * with what became of it). A leg whose SDP of ours moves to another port
+   * (its dialog replaced by a transfer) moves the relay's leg with it.
    */
-  relayDigits(frontEndCallId: string): { peer: string; payloadType: number | null } | undefined {
+  #syncMedia(call: B2buaCall): void {
+    if (!this.#media.enabled || this.#stopped) return;
+    const lync = audioOf(call.fe?.localSdp)?.port ?? 0;
+    const peer = audioOf(call.gw?.localSdp)?.port ?? 0;
+    if (lync === 0 || peer === 0) return;
+    const legs = {
+      lync: { name: 'lync' as const, address: this.model.address, port: lync, sdp: () => ({ local: call.fe?.localSdp ?? null, remote: call.fe?.remoteSdp ?? null }) },
+      peer: { name: 'peer' as const, address: this.model.gatewayAddress, port: peer, sdp: () => ({ local: call.gw?.localSdp ?? null, remote: call.gw?.remoteSdp ?? null }) },
+    };
+    const media = call.media;
+    if (media === null) {
+      call.media = {
+        lync,
+        peer,
+        relay: this.#media.relay(legs.lync, legs.peer, {
+          onDigit: (from, digit, relayedAs) => {
+            call.digits[from] += 1;
+            this.ctx.onRelayedDigit?.({ mediation: this.name, trunk: call.trunk.name, peer: call.trunk.peer, from, digit, relayedAs, frontEndCallId: call.fe?.callId ?? null, gatewayCallId: call.gw?.callId ?? null });
+          },
+          onMalformed: (leg, report) => this.ctx.log?.('warn', `${this.name}: malformed RTP on the ${leg === 'lync' ? 'Lync' : call.trunk.peer} leg ${describeMalformed(report)}`),
+          onLatch: (leg, from, sdp) =>
+            this.ctx.log?.(
+              'info',
+              `${this.name}: RTP on the ${leg === 'lync' ? 'Lync' : call.trunk.peer} leg comes from ${formatAddress(from)}; ${sdp === null ? 'its SDP gives no address: sending there' : `its SDP says ${formatAddress(sdp)} (asymmetric RTP: sending stays on the SDP address)`}`,
+            ),
+        }),
+      };
+      return;
+    }
+    for (const name of ['lync', 'peer'] as const) {
+      if (media[name] === legs[name].port) continue;
+      media[name] = legs[name].port;
+      void media.relay?.then((r) => (r === null ? undefined : this.#media.replaceRelayLeg(r, legs[name])));
+    }
+  }
+
+  /**
+   * Digits that reached the media relay of the call whose Lync-side leg has
+   * this Call-ID, per leg they came on; undefined when no call of this
+   * server has it.
+   */
+  relayedDigitCount(frontEndCallId: string): { peer: string; lync: number; fromPeer: number } | undefined {
     for (const call of this.calls) {
-      if (call.fe?.callId !== frontEndCallId || call.gw === null) continue;
-      return { peer: call.trunk.peer, payloadType: negotiatedTelephoneEvent(call.gw) };
+      if (call.fe?.callId !== frontEndCallId) continue;
+      return { peer: call.trunk.peer, lync: call.digits.lync, fromPeer: call.digits.peer };
     }
     return undefined;
   }
@@ -521,6 +726,7 @@ export class MediationServer {
     const config = trunk.configuration;
     const peer = findPeer(topology, trunk.peer);
     const call = new B2buaCall(trunk, 'inbound');
+    call.replaced = parseReplaces(req.get('replaces'))?.callId ?? null;
     this.calls.add(call);
     call.gw = gw;
     gw.progress(100);
@@ -529,28 +735,34 @@ export class MediationServer {
       isE164(n) ? `sip:${n}@${domain};user=phone` : `sip:${n};phone-context=dialstring@${domain};user=phone`;
     const called = dialString(req.requestUri);
     const pai = req.get('p-asserted-identity');
+    const restricted = privacyRequested(req);
     const callingSource = config.forwardPai && pai !== undefined ? (parseNameAddrList(pai)[0]?.uriText ?? '') : (req.from?.uriText ?? '');
     const calling = dialString(callingSource) || 'anonymous';
     const headers = [{ name: 'ms-trunking-peer', value: `${peer?.fqdn ?? trunk.peerAddress};trunk="${trunk.name}"` }];
     if (peer?.kind === 'ip-pbx') headers.push({ name: 'ms-call-source', value: 'non-ms-rtc' });
+    if (restricted) headers.push({ name: 'Privacy', value: req.get('privacy') ?? 'id' });
     if (config.forwardPai && pai !== undefined) headers.push({ name: 'P-Asserted-Identity', value: pai });
+    const replaces = req.get('replaces');
+    if (replaces !== undefined) headers.push({ name: 'Replaces', value: replaces });
     if (config.forwardCallHistory) for (const h of req.getAll('history-info')) headers.push({ name: 'History-Info', value: h });
     const gwSdp = sdpForIncoming(gw.remoteSdp, { address: this.model.gatewayAddress, port: this.#media.take(), mediationStyle: true }, { dtmfPayloadType: 101 });
     if (!gwSdp.ok) {
       gw.reject(488, 'Not Acceptable Here', [this.#diag(MEDIATION.mediaNegotiationFailed)]);
       return;
     }
+    call.ports.push({ port: audioOf(gwSdp.sdp)?.port ?? 0, address: this.model.gatewayAddress });
     const display = displayName(req.from?.display);
     const fe = this.feUa.invite({
       target: numberUri(called),
       dest: this.#frontEndDest(),
-      from: `${display}<${numberUri(calling)}>;epid=${this.#epid}`,
+      from: restricted ? `${ANONYMOUS_FROM};epid=${this.#epid}` : `${display}<${numberUri(calling)}>;epid=${this.#epid}`,
       sdp: buildOffer({ address: this.model.address, port: this.#media.take() }),
       headers,
       events: {
         onProvisional: (res) => {
           if (res.status === 100) return;
-          gw.progress(res.status === 183 ? 183 : 180, res.status === 183 && res.body.length > 0 ? gwSdp.sdp : undefined);
+          // [MS-SIPAE] 3.1.5.13: a 183 goes reliably where the peer supports 100rel (and any 18x where it requires it).
+          gw.progress(res.status === 183 ? 183 : 180, res.status === 183 && res.body.length > 0 ? gwSdp.sdp : undefined, undefined, { reliable: res.status === 183 });
           this.#link(call);
         },
         onConfirmed: () => {
@@ -576,7 +788,7 @@ export class MediationServer {
     this.#track(call, gw, () => call.fe);
     this.#track(call, fe, () => call.gw);
     this.#link(call);
-    gw.events.onReinvite = (r, s) => answerReinvite(r, s, { address: this.model.gatewayAddress, port: this.#media.take(), mediationStyle: true }, 'inactive');
+    gw.events.onReinvite = (r, s) => this.#reinviteFromPeer(call, r, s);
     gw.events.onRequest = (r) => this.#gatewayInDialog(call, r);
   }
 
@@ -588,7 +800,7 @@ export class MediationServer {
     for (const call of this.calls) call.clearTimers();
     this.feUa.hangupAll();
     for (const side of this.gatewaySides) side.ua.hangupAll();
-    await Promise.all([this.feStack.close(), ...this.gatewaySides.map((s) => s.stack.close())]);
+    await Promise.all([this.feStack.close(), ...this.gatewaySides.map((s) => s.stack.close()), this.#media.stop()]);
   }
 }
 
@@ -606,6 +818,23 @@ export function sessionTimerHeaders(config: TrunkConfiguration, role: 'uac' | 'u
     headers.push({ name: 'Supported', value: 'timer' });
   } else if (peerSupportsTimer) headers.push({ name: 'Require', value: 'timer' });
   return headers;
+}
+
+/** The From of a call without caller ID (RFC 3323 §4.1.1.3). */
+const ANONYMOUS_FROM = '"Anonymous" <sip:anonymous@anonymous.invalid>';
+
+/** The caller asked for privacy: `Privacy: id` (RFC 3325 §9.3), or an anonymous From (RFC 3323 §4.1.1.3). */
+export function privacyRequested(req: SipMessage): boolean {
+  if (req.tokens('privacy').some((t) => t.toLowerCase() === 'id')) return true;
+  return /^sips?:anonymous@/i.test(req.from?.uriText ?? '');
+}
+
+function directionOf(sdp: string): Direction | null {
+  try {
+    return summarize(sdp).media[0]?.direction ?? 'sendrecv';
+  } catch {
+    return null;
+  }
 }
 
 /** A display name as a quoted-string and a space (RFC 3261 §25.1), or nothing. */

@@ -105,16 +105,3 @@ export function upperCaseHeaderNames(bytes: Uint8Array): Uint8Array {
 export function uriHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
-
-/** A small per-element counter of even RTP ports for SDP (media is not sent). */
-export class MediaPorts {
-  #next: number;
-  constructor(base: number) {
-    this.#next = base;
-  }
-  take(): number {
-    const port = this.#next;
-    this.#next = this.#next >= 60000 ? 20000 : this.#next + 2;
-    return port;
-  }
-}

@@ -78,6 +78,8 @@ export const TOPOLOGY_KEYS = {
     'earlyMedia',
     'earlyMediaAfterMs',
     'holdAnswer',
+    'reliableProvisional',
+    'callerPresentation',
     'dtmfPayloadType',
     'sendDigits',
     'sendDigitsAfterMs',

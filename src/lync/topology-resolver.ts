@@ -29,6 +29,7 @@ import {
   type FrontEnd,
   HEALTHY_OPTIONS_RESPONSES,
   HOLD_ANSWERS,
+  CALLER_PRESENTATIONS,
   type LineUri,
   type LyncUser,
   MEDIATION_SELECTIONS,
@@ -274,6 +275,8 @@ class Resolver {
     b.ringingAfterMs = r.nullableInteger('ringingAfterMs', ringingDefault, MS_RANGE, 'milliseconds or null (no 180)');
     b.earlyMediaAfterMs = r.integer('earlyMediaAfterMs', base.earlyMediaAfterMs, MS_RANGE, 'milliseconds');
     b.holdAnswer = r.oneOf('holdAnswer', HOLD_ANSWERS, base.holdAnswer);
+    b.reliableProvisional = r.boolean('reliableProvisional', base.reliableProvisional);
+    b.callerPresentation = r.oneOf('callerPresentation', CALLER_PRESENTATIONS, base.callerPresentation);
     b.dtmfPayloadType = r.nullableInteger(
       'dtmfPayloadType',
       base.dtmfPayloadType,

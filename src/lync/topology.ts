@@ -78,6 +78,14 @@ export type HoldAnswer = 'inactive' | 'sendrecv' | 'recvonly';
 export const HOLD_ANSWERS: readonly HoldAnswer[] = ['inactive', 'sendrecv', 'recvonly'];
 
 /**
+ * Calling line identity presentation of an endpoint's own calls (ISUP/Q.931
+ * presentation indicator): `restricted` calls anonymously (RFC 3323
+ * `Privacy: id`, From `sip:anonymous@anonymous.invalid` at a PSTN peer).
+ */
+export type CallerPresentation = 'allowed' | 'restricted';
+export const CALLER_PRESENTATIONS: readonly CallerPresentation[] = ['allowed', 'restricted'];
+
+/**
  * What stops the 10 s fast failover timer (EnableFastFailoverTimer). The
  * domain doc says "no provisional answer"; field reports say a 100 Trying is
  * not enough and a 180/183 is needed. *(field, unverified)*: configurable.
@@ -153,6 +161,8 @@ export interface CallBehaviourInput {
   earlyMedia?: EarlyMedia;
   earlyMediaAfterMs?: number;
   holdAnswer?: HoldAnswer;
+  reliableProvisional?: boolean;
+  callerPresentation?: CallerPresentation;
   dtmfPayloadType?: number | null;
   sendDigits?: string | null;
   sendDigitsAfterMs?: number;
@@ -401,6 +411,14 @@ export interface CallBehaviour {
   /** When the 183 goes out, after the INVITE. */
   earlyMediaAfterMs: number;
   holdAnswer: HoldAnswer;
+  /**
+   * RFC 3262: its 18x go reliably (Require: 100rel, RSeq; the 2xx waits for the PRACK of a 183 with SDP)
+   * when the INVITE supports 100rel; a PSTN number's own calls carry `Require: 100rel` (a Lync user's never do,
+   * [MS-SIPAE] 3.1.5.13).
+   */
+  reliableProvisional: boolean;
+  /** Presentation of its own number on the calls it places (see `CallerPresentation`). */
+  callerPresentation: CallerPresentation;
   /** RFC 4733 telephone-event payload type offered/answered; null: no telephone-event in the SDP. */
   dtmfPayloadType: number | null;
   /** Digits sent as RFC 4733 events once media flows (183 with SDP or 200); null: none. */

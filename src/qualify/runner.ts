@@ -13,7 +13,9 @@ import { Lab } from '../lync/lab.ts';
 import { parseTopology, type Topology, TopologyError, type TopologyInput } from '../lync/topology.ts';
 import type { TimerSettings } from '../sip/transaction-timers.ts';
 import type { TransportTlsOptions } from '../sip/transport.ts';
-import { checkMessage, describeMatcher, isBackground, matches, outOfBound } from './checks.ts';
+import { type CheckFailure, checkMessage, describeMatcher, isBackground, matches, outOfBound } from './checks.ts';
+import { DeviceCalls, externalCaller, type OriginateOptions } from './device-call.ts';
+import { checkDtmf } from './dtmf-check.ts';
 import type { ExpectSpec, Scenario, Step } from './scenario.ts';
 import { type WireMessage, WireLog } from './wire.ts';
 
@@ -74,6 +76,8 @@ export interface RunOptions {
   source?: string;
   /** ms to let the last transactions reach the wire after the script (default 200). */
   drainMs?: number;
+  /** Cases whose call comes from an external device ask it to dial and wait (device-call.ts); without, they are skipped. */
+  originate?: OriginateOptions;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -131,8 +135,12 @@ export function describeStep(step: Step): string {
     case 'cancel':
     case 'hangup':
       return `${step.action} (${step.call})`;
+    case 'peer-hold':
+      return `the PSTN side holds ${step.call} (a=${step.direction})`;
+    case 'peer-resume':
+      return `the PSTN side resumes ${step.call}`;
     case 'transfer':
-      return `transfer ${step.call} to ${step.target}`;
+      return step.replaces === undefined ? `transfer ${step.call} to ${step.target}` : `attended transfer of ${step.call} to the other party of ${step.replaces} (Replaces)`;
     case 'dtmf':
       return `DTMF ${step.digits} on ${step.call}`;
     case 'wait':
@@ -143,6 +151,10 @@ export function describeStep(step: Step): string {
       return `${step.expect.absent ? 'no ' : ''}${describeMatcher(step.expect.match)} within ${step.expect.within} ms`;
     case 'expect-call':
       return `call ${step.call} ${step.state.join(' or ')}${step.status ? ` with ${step.status.join('/')}` : ''} within ${step.within} ms`;
+    case 'expect-dtmf':
+      return step.absent
+        ? `no DTMF${step.digits ? ` ${step.digits}` : ''} reaches ${step.to} on ${step.call} within ${step.within} ms`
+        : `DTMF ${step.digits} reaches ${step.to} on ${step.call}${step.payloadType !== undefined ? ` (payload ${step.payloadType})` : ''} within ${step.within} ms`;
   }
 }
 
@@ -171,9 +183,9 @@ export async function runScenario(scenario: Scenario, input: TopologyInput, opti
     return result;
   }
   const external = callingPeers(scenario, topology).filter((name) => topology.peers.find((p) => p.name === name)?.external !== null);
-  if (external.length > 0) {
+  if (external.length > 0 && !(options.originate !== undefined && options.originate.waitMs > 0)) {
     result.verdict = 'skip';
-    result.reason = `the call comes from ${external[0]}, an external device: place it from the device (this case cannot make it dial)`;
+    result.reason = `the call comes from ${external[0]}, an external device: place it from the device (this case cannot make it dial; --originate-wait / --originate-cmd ask it to)`;
     return result;
   }
   const wire = new WireLog();
@@ -186,7 +198,8 @@ export async function runScenario(scenario: Scenario, input: TopologyInput, opti
     return result;
   }
   wire.attach(lab);
-  const run = new ScriptRun(lab, wire, started);
+  const devices = options.originate !== undefined && options.originate.waitMs > 0 ? new DeviceCalls(lab, scenario.id, options.originate) : null;
+  const run = new ScriptRun(lab, wire, started, devices);
   try {
     let failed = false;
     for (const [i, step] of scenario.steps.entries()) {
@@ -202,6 +215,12 @@ export async function runScenario(scenario: Scenario, input: TopologyInput, opti
         outcome = { verdict: 'fail', expected: 'the step to run', observed: (error as Error).message };
       }
       result.steps.push({ ...base, ...outcome });
+      if (outcome.verdict === 'skip') {
+        // The external device never placed the call the case needs: nothing to judge.
+        failed = true;
+        result.verdict = 'skip';
+        result.reason = outcome.observed ?? `step ${i + 1} (${base.description}) could not run`;
+      }
       if (outcome.verdict === 'fail') {
         failed = true;
         result.verdict = 'fail';
@@ -213,6 +232,7 @@ export async function runScenario(scenario: Scenario, input: TopologyInput, opti
   } finally {
     result.calls = lab.calls();
     await lab.stop();
+    await devices?.close();
     wire.close();
   }
   const about = new Set(scenario.steps.flatMap((s) => (s.action === 'expect' ? [s.expect.match.request, s.expect.match.method] : [])));
@@ -237,12 +257,16 @@ class ScriptRun {
   readonly #calls = new Map<string, string>();
   #actionMark = 0;
   #lastMatch = -1;
+  /** Digits matched by earlier `expect-dtmf` steps, per call and party. */
+  readonly #dtmfMatched = new Map<string, number>();
   readonly #startMark: number;
+  readonly #devices: DeviceCalls | null;
 
-  constructor(lab: Lab, wire: WireLog, _started: number) {
+  constructor(lab: Lab, wire: WireLog, _started: number, devices: DeviceCalls | null = null) {
     this.#lab = lab;
     this.#wire = wire;
     this.#startMark = wire.size;
+    this.#devices = devices;
   }
 
   #callId(name: string): string {
@@ -257,9 +281,11 @@ class ScriptRun {
   }
 
   async step(step: Step): Promise<Outcome> {
-    if (step.action !== 'expect' && step.action !== 'expect-call' && step.action !== 'wait') this.#actionMark = this.#wire.size;
+    if (step.action !== 'expect' && step.action !== 'expect-call' && step.action !== 'expect-dtmf' && step.action !== 'wait') this.#actionMark = this.#wire.size;
     switch (step.action) {
       case 'call': {
+        const device = this.#devices === null ? null : externalCaller(this.#lab.topology, step.from);
+        if (device !== null) return this.#deviceCall(step, device);
         const { callId } = this.#lab.placeCall({ from: step.from, to: step.to });
         this.#calls.set(step.call, callId);
         return { verdict: 'pass', observed: `call ${callId} placed` };
@@ -272,24 +298,72 @@ class ScriptRun {
         await this.#lab.stopMediationServer(step.server);
         return { verdict: 'pass', observed: `${step.server} stopped` };
       case 'cancel': {
+        if (this.#devices?.get(step.call) !== undefined) return this.#deviceEnd(step.call, 'cancel');
         const s = this.#summary(step.call);
         if (s?.answeredUs !== undefined) return { verdict: 'fail', expected: 'a call not yet answered, to cancel', observed: `the call was answered (${s.state})` };
         return this.#act(step.call, { action: 'hangup' }, step.mayFail);
       }
+      case 'hangup':
+        if (this.#devices?.get(step.call) !== undefined) return this.#deviceEnd(step.call, 'hangup');
+        return this.#act(step.call, { action: step.action }, step.mayFail);
       case 'answer':
       case 'hold':
       case 'resume':
-      case 'hangup':
         return this.#act(step.call, { action: step.action }, step.mayFail);
+      case 'peer-hold':
+        return this.#act(step.call, { action: 'peer-hold', direction: step.direction }, step.mayFail);
+      case 'peer-resume':
+        return this.#act(step.call, { action: 'peer-resume' }, step.mayFail);
       case 'transfer':
-        return this.#act(step.call, { action: 'transfer', target: step.target }, step.mayFail);
+        return step.replaces === undefined
+          ? this.#act(step.call, { action: 'transfer', target: step.target }, step.mayFail)
+          : this.#act(step.call, { action: 'transfer', replaces: this.#callId(step.replaces) }, step.mayFail);
       case 'dtmf':
         return this.#act(step.call, { action: 'dtmf', digits: step.digits }, step.mayFail);
       case 'expect':
         return this.#expect(step.expect);
       case 'expect-call':
         return this.#expectCall(step);
+      case 'expect-dtmf': {
+        // RFC 4733 digits on the wire: what the party's RTP socket received (see dtmf-check.ts).
+        const key = `${step.call}\u0000${step.to}`;
+        const { consumed, ...outcome } = await checkDtmf(this.#lab, this.#callId(step.call), step, this.#dtmfMatched.get(key) ?? 0);
+        this.#dtmfMatched.set(key, (this.#dtmfMatched.get(key) ?? 0) + consumed);
+        return outcome;
+      }
     }
+  }
+
+  /** A call from an external device: ask it to dial, wait for its INVITE (none: the case is skipped). */
+  async #deviceCall(step: Extract<Step, { action: 'call' }>, peer: NonNullable<ReturnType<typeof externalCaller>>): Promise<Outcome> {
+    const placed = await (this.#devices as DeviceCalls).place(step.call, step.from, step.to, peer);
+    if (!placed.ok) return { verdict: 'skip', expected: `a call from ${peer.name}`, observed: placed.reason };
+    this.#calls.set(step.call, placed.call.record.id);
+    const invite = this.#deviceRequest(['INVITE'], placed.call.gatewayCallId);
+    return { verdict: 'pass', observed: `${peer.name} called after ${placed.waitedMs} ms`, ...(invite === undefined ? {} : { messageIndex: invite }) };
+  }
+
+  /** Hanging up or cancelling a call an external device placed is the device's part: ask, wait for its BYE or CANCEL. */
+  async #deviceEnd(name: string, action: 'hangup' | 'cancel'): Promise<Outcome> {
+    const devices = this.#devices as DeviceCalls;
+    const call = devices.get(name);
+    if (call === undefined) return { verdict: 'fail', expected: `a call named ${name}`, observed: 'none' };
+    const ended = await devices.end(name, action);
+    // The device may have hung up before this step: the expectations after it look from its request on.
+    const at = this.#deviceRequest(['BYE', 'CANCEL'], call.gatewayCallId);
+    if (at !== undefined && at < this.#actionMark) this.#actionMark = at;
+    const what = action === 'cancel' ? 'cancel its call (CANCEL)' : 'hang up (BYE)';
+    if (!ended) return { verdict: 'fail', expected: `${call.peer} (the device under test) to ${what}`, observed: `the call is still ${call.record.state}` };
+    return { verdict: 'pass', observed: `${call.peer} ended the call (${call.record.state}${call.record.status !== undefined ? ` ${call.record.status}` : ''})`, ...(at === undefined ? {} : { messageIndex: at }) };
+  }
+
+  /** The first of these requests on a device's leg since the case started. */
+  #deviceRequest(methods: string[], callId: string): number | undefined {
+    for (let i = this.#startMark; i < this.#wire.size; i++) {
+      const s = this.#wire.at(i).summary;
+      if (s.kind === 'request' && s.callId === callId && methods.includes(s.method ?? '') && !s.retransmission) return i;
+    }
+    return undefined;
   }
 
   async #act(name: string, request: Parameters<Lab['callAction']>[1], mayFail: boolean): Promise<Outcome> {
@@ -318,7 +392,7 @@ class ScriptRun {
         if (seen < spec.match.nth) continue;
         if (spec.absent) return { verdict: 'fail', expected: `no ${what} within ${spec.within} ms`, observed: `${m.label} ${m.summary.from} → ${m.summary.to}`, messageIndex: m.index };
         this.#lastMatch = m.index;
-        const failures = checkMessage(m, spec, this.#inviteTime(m));
+        const failures = [...checkMessage(m, spec, this.#inviteTime(m)), ...this.#rackFailures(m, spec), ...this.#afterPrackFailures(m, spec)];
         if (failures.length === 0) return { verdict: 'pass', observed: `${m.label} ${m.summary.from} → ${m.summary.to}`, messageIndex: m.index };
         return { verdict: 'fail', expected: failures.map((f) => f.expected).join('; '), observed: `${failures.map((f) => f.observed).join('; ')} in ${m.label} ${m.summary.from} → ${m.summary.to}`, messageIndex: m.index };
       }
@@ -327,6 +401,46 @@ class ScriptRun {
     }
     if (spec.absent) return { verdict: 'pass', observed: `none within ${spec.within} ms` };
     return { verdict: 'fail', expected: `${what} within ${spec.within} ms`, observed: this.#lastSeen(from, spec) };
+  }
+
+  /** `rack`: the PRACK's RAck names the last reliable provisional of its call sent to the PRACK's sender (RFC 3262 §7.2). */
+  #rackFailures(m: WireMessage, spec: ExpectSpec): CheckFailure[] {
+    if (spec.rack !== true) return [];
+    const prack = m.message;
+    if (prack === null) return [];
+    const rack = /^\s*(\d+)\s+(\d+)\s+([A-Za-z]+)\s*$/.exec(prack.get('rack') ?? '');
+    if (rack === null) return [{ expected: 'RAck: <RSeq> <CSeq number> <method> (RFC 3262 §7.2)', observed: `RAck: ${prack.get('rack') ?? '(none)'}` }];
+    for (let i = m.index - 1; i >= this.#startMark; i--) {
+      const p = this.#wire.at(i);
+      const r = p.message;
+      if (r === null || r.kind !== 'response' || r.callId !== prack.callId || r.status <= 100 || r.status >= 200 || !r.has('rseq') || p.summary.to !== m.summary.from) continue;
+      const want = `${(r.get('rseq') ?? '').trim()} ${r.cseq?.seq ?? '?'} ${r.cseq?.method ?? '?'}`;
+      const got = `${rack[1]} ${rack[2]} ${rack[3].toUpperCase()}`;
+      return got === want ? [] : [{ expected: `RAck: ${want} (the ${r.status} of message #${p.index})`, observed: `RAck: ${prack.get('rack')}` }];
+    }
+    return [{ expected: 'a reliable provisional response (with RSeq) before the PRACK', observed: 'none in its call' }];
+  }
+
+  /** `afterPrack`: each reliable provisional with SDP the sender sent in the call was PRACKed before this response (RFC 3262 §3). */
+  #afterPrackFailures(m: WireMessage, spec: ExpectSpec): CheckFailure[] {
+    const res = m.message;
+    if (spec.afterPrack !== true || res === null || res.kind !== 'response') return [];
+    const pracked = new Set<string>();
+    const unacked: Array<{ rseq: string; index: number; status: number }> = [];
+    for (let i = this.#startMark; i < m.index; i++) {
+      const p = this.#wire.at(i);
+      const x = p.message;
+      if (x === null || x.callId !== res.callId) continue;
+      if (x.kind === 'request' && x.method === 'PRACK' && p.summary.from === m.summary.to) pracked.add(/^\s*(\d+)/.exec(x.get('rack') ?? '')?.[1] ?? '');
+      else if (x.kind === 'response' && x.status > 100 && x.status < 200 && x.has('rseq') && x.body.length > 0 && p.summary.from === m.summary.from) {
+        const rseq = (x.get('rseq') ?? '').trim();
+        if (!unacked.some((u) => u.rseq === rseq)) unacked.push({ rseq, index: p.index, status: x.status });
+      }
+    }
+    const missing = unacked.filter((u) => !pracked.has(u.rseq));
+    if (missing.length === 0) return [];
+    const first = missing[0];
+    return [{ expected: `the ${res.status} only after the PRACK of the reliable ${first.status} with SDP (RSeq ${first.rseq}, message #${first.index}; RFC 3262 §3)`, observed: `the ${res.status} before that PRACK` }];
   }
 
   /** What did cross that part of the wire instead, for the verdict. */
@@ -339,7 +453,10 @@ class ScriptRun {
       recent.push(m);
     }
     if (recent.length === 0) return `nothing ${spec.match.side === 'trunk' ? 'on the trunk' : spec.match.side === 'lync' ? 'on the Lync side' : 'at all'}`;
-    const last = recent.slice(-4).map((m) => `#${m.index} ${m.label} ${m.summary.from} → ${m.summary.to}`);
+    // An expectation about one element (gw-a) is best explained by what that element did, when it did anything.
+    const named = [spec.match.from, spec.match.to].filter((p): p is string => p !== undefined && !['peer', 'mediation', 'front-end', 'user'].includes(p));
+    const about = recent.filter((m) => named.some((n) => m.summary.from === n || m.summary.to === n));
+    const last = (about.length > 0 ? about : recent).slice(-4).map((m) => `#${m.index} ${m.label} ${m.summary.from} → ${m.summary.to}`);
     return `none; last seen: ${last.join(', ')}`;
   }
 

@@ -72,7 +72,7 @@ test('built-in cases: at least 30, valid, unique ids that start with their area'
 
 test('--cases: globs, comma lists and substrings', () => {
   const cases = builtInCases();
-  assert.deepEqual(selectCases(cases, 'hold-resume-*').map((c) => c.id), ['hold-resume-outbound', 'hold-resume-inbound']);
+  assert.deepEqual(selectCases(cases, 'hold-resume-*').map((c) => c.id), ['hold-resume-outbound', 'hold-resume-inbound', 'hold-resume-from-pstn', 'hold-resume-from-pstn-inactive']);
   assert.deepEqual(selectCases(cases, 'busy-outbound-486,cancel-in').map((c) => c.id), ['cancel-inbound', 'busy-outbound-486']);
   assert.equal(selectCases(cases, undefined).length, cases.length);
 });

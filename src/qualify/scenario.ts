@@ -1,8 +1,8 @@
 /**
  * The scenario file: one call script, from either side (a Lync user or a
  * PSTN number behind a peer), whose steps act on the lab (call, answer,
- * hold, resume, transfer, DTMF, cancel, hang up, wait, stop a Mediation
- * Server) or check the wire (a message of a given kind, crossing the trunk
+ * hold, resume, hold and resume from the PSTN side, blind and attended
+ * transfer, DTMF, cancel, hang up, wait, stop a Mediation Server) or check the wire (a message of a given kind, crossing the trunk
  * or the Lync side, within a time bound, with its status, headers, SDP and
  * timing). Every step gets its own verdict (see runner.ts).
  *
@@ -73,6 +73,16 @@ export interface MessageChecks {
   sinceInviteMs?: TimeBound;
   /** The transport it crossed (TLS trunks). */
   transport?: 'udp' | 'tcp' | 'tls';
+  /**
+   * For a PRACK (RFC 3262 §7.2): its RAck must name the last reliable provisional response (RSeq, CSeq
+   * number and method) of its call sent to the PRACK's sender.
+   */
+  rack?: boolean;
+  /**
+   * For a 2xx to an INVITE (RFC 3262 §3): every reliable provisional with SDP its sender sent in that call
+   * must have been PRACKed before it.
+   */
+  afterPrack?: boolean;
 }
 
 export interface ExpectSpec extends MessageChecks {
@@ -88,12 +98,40 @@ export type CallState = 'ringing' | 'early-media' | 'connected' | 'held' | 'ende
 export type Step =
   | { action: 'call'; label?: string; call: string; from: string; to: string }
   | { action: 'answer' | 'hold' | 'resume' | 'cancel' | 'hangup'; label?: string; call: string; mayFail: boolean }
-  | { action: 'transfer'; label?: string; call: string; target: string; mayFail: boolean }
+  | { action: 'peer-hold'; label?: string; call: string; direction: 'sendonly' | 'inactive'; mayFail: boolean }
+  | { action: 'peer-resume'; label?: string; call: string; mayFail: boolean }
+  /** Blind (`target`) or attended: `replaces` names the consultation call (an earlier "call" step) to replace. */
+  | { action: 'transfer'; label?: string; call: string; target?: string; replaces?: string; mayFail: boolean }
   | { action: 'dtmf'; label?: string; call: string; digits: string; mayFail: boolean }
   | { action: 'wait'; label?: string; ms: number }
   | { action: 'stop-mediation-server'; label?: string; server: string }
   | { action: 'expect'; label?: string; expect: ExpectSpec }
-  | { action: 'expect-call'; label?: string; call: string; state: CallState[]; status?: number[]; within: number; trunks?: string[]; postDialDelayMs?: TimeBound };
+  | { action: 'expect-call'; label?: string; call: string; state: CallState[]; status?: number[]; within: number; trunks?: string[]; postDialDelayMs?: TimeBound }
+  | ({ action: 'expect-dtmf'; label?: string } & DtmfExpectation);
+
+/**
+ * RFC 4733 digits that must reach a party's RTP socket on a call (checked
+ * on what the party received, not on what was sent): the digits the party
+ * received since the call started, or since the previous `expect-dtmf` for
+ * the same call and party, must be `digits`.
+ */
+export interface DtmfExpectation {
+  call: string;
+  /** The party that must receive: an element id (`gw-a`, `alice`, `med-1`) or `peer`, `user`, `mediation`. */
+  to: Party;
+  /** DTMF digits (0-9 * # A-D); with `absent`, optional. */
+  digits?: string;
+  /** The telephone-event payload type they must arrive with. */
+  payloadType?: number;
+  /** How long to wait, ms (default 5000). */
+  within: number;
+  /** No digit may arrive within `within` ms. */
+  absent: boolean;
+  /** At a Mediation Server: relayed to the other leg as RFC 4733 (true), or reported as not relayable (false). */
+  relayed?: boolean;
+  /** Every digit arrived before the call was answered (early media). */
+  beforeAnswer?: boolean;
+}
 
 export interface Scenario {
   id: string;
@@ -123,7 +161,7 @@ export class ScenarioError extends Error {
   }
 }
 
-const ACTIONS = ['call', 'answer', 'hold', 'resume', 'cancel', 'hangup', 'transfer', 'dtmf', 'wait', 'stop-mediation-server', 'expect', 'early-media', 'expect-call'] as const;
+const ACTIONS = ['call', 'answer', 'hold', 'resume', 'peer-hold', 'peer-resume', 'cancel', 'hangup', 'transfer', 'dtmf', 'wait', 'stop-mediation-server', 'expect', 'early-media', 'expect-call', 'expect-dtmf'] as const;
 const DIRECTIONS: readonly Direction[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
 const STATES: readonly CallState[] = ['ringing', 'early-media', 'connected', 'held', 'ended', 'failed'];
 const RESPONSE_WORDS = ['provisional', 'final', 'any'];
@@ -301,10 +339,32 @@ function parseStep(r: Reader, v: Json, path: string, calls: Set<string>): Step |
       if (o === undefined) return undefined;
       return withLabel({ action, call: callRef(o), mayFail: r.bool(o.mayFail, `${path}/mayFail`) ?? false });
     }
-    case 'transfer': {
-      const o = r.object(v, path, [...common, 'call', 'target', 'mayFail']);
+    case 'peer-hold': {
+      const o = r.object(v, path, [...common, 'call', 'direction', 'mayFail']);
       if (o === undefined) return undefined;
-      return withLabel({ action, call: callRef(o), target: r.string(o.target, `${path}/target`, true) ?? '', mayFail: r.bool(o.mayFail, `${path}/mayFail`) ?? false });
+      const direction = r.oneOf(o.direction, `${path}/direction`, ['sendonly', 'inactive'] as const) ?? 'sendonly';
+      return withLabel({ action, call: callRef(o), direction, mayFail: r.bool(o.mayFail, `${path}/mayFail`) ?? false });
+    }
+    case 'peer-resume': {
+      const o = r.object(v, path, [...common, 'call', 'mayFail']);
+      if (o === undefined) return undefined;
+      return withLabel({ action, call: callRef(o), mayFail: r.bool(o.mayFail, `${path}/mayFail`) ?? false });
+    }
+    case 'transfer': {
+      const o = r.object(v, path, [...common, 'call', 'target', 'replaces', 'mayFail']);
+      if (o === undefined) return undefined;
+      const call = callRef(o);
+      const step: Extract<Step, { action: 'transfer' }> = { action, call, mayFail: r.bool(o.mayFail, `${path}/mayFail`) ?? false };
+      if (o.replaces !== undefined) {
+        const replaces = r.string(o.replaces, `${path}/replaces`, false);
+        if (replaces !== undefined) {
+          if (!calls.has(replaces)) r.fail(`${path}/replaces`, `no earlier "call" step placed a call named ${JSON.stringify(replaces)} to replace (known: ${[...calls].join(', ') || 'none'})`);
+          else if (replaces === call) r.fail(`${path}/replaces`, 'the consultation call must be another call than the one transferred');
+          step.replaces = replaces;
+        }
+        if (o.target !== undefined) r.fail(`${path}/target`, 'an attended transfer goes to the other party of the "replaces" call: give "target" or "replaces", not both');
+      } else step.target = r.string(o.target, `${path}/target`, true, undefined) ?? '';
+      return withLabel(step);
     }
     case 'dtmf': {
       const o = r.object(v, path, [...common, 'call', 'digits', 'mayFail']);
@@ -343,6 +403,28 @@ function parseStep(r: Reader, v: Json, path: string, calls: Set<string>): Step |
       if (pdd !== undefined) step.postDialDelayMs = pdd;
       return withLabel(step);
     }
+    case 'expect-dtmf': {
+      const o = r.object(v, path, [...common, 'call', 'to', 'digits', 'payloadType', 'within', 'absent', 'relayed', 'beforeAnswer']);
+      if (o === undefined) return undefined;
+      const absent = r.bool(o.absent, `${path}/absent`) ?? false;
+      const step: Extract<Step, { action: 'expect-dtmf' }> = {
+        action,
+        call: callRef(o),
+        to: r.string(o.to, `${path}/to`, true) ?? '',
+        within: r.int(o.within, `${path}/within`, 0, 600_000) ?? 5000,
+        absent,
+      };
+      const digits = r.string(o.digits, `${path}/digits`, !absent, /^[0-9*#A-D]+$/, 'DTMF digits 0-9 * # A-D');
+      if (digits !== undefined) step.digits = digits;
+      const pt = r.int(o.payloadType, `${path}/payloadType`, 0, 127);
+      if (pt !== undefined) step.payloadType = pt;
+      const relayed = r.bool(o.relayed, `${path}/relayed`);
+      if (relayed !== undefined) step.relayed = relayed;
+      const beforeAnswer = r.bool(o.beforeAnswer, `${path}/beforeAnswer`);
+      if (beforeAnswer !== undefined) step.beforeAnswer = beforeAnswer;
+      if (absent && (pt !== undefined || beforeAnswer !== undefined)) r.fail(path, '"absent" checks that no digit arrives: "payloadType" and "beforeAnswer" do not apply');
+      return withLabel(step);
+    }
     case 'early-media': {
       // Shorthand: a 183 Session Progress from the peer on the trunk, with or without SDP.
       const o = r.object(v, path, [...common, 'side', 'from', 'to', 'sdp', 'within', 'headers', 'sinceInviteMs']);
@@ -357,7 +439,7 @@ function parseStep(r: Reader, v: Json, path: string, calls: Set<string>): Step |
       return withLabel({ action: 'expect' as const, expect: spec });
     }
     case 'expect': {
-      const o = r.object(v, path, [...common, 'side', 'from', 'to', 'request', 'response', 'method', 'since', 'nth', 'within', 'absent', 'status', 'headers', 'requestUri', 'toTag', 'sdp', 'sinceInviteMs', 'transport']);
+      const o = r.object(v, path, [...common, 'side', 'from', 'to', 'request', 'response', 'method', 'since', 'nth', 'within', 'absent', 'status', 'headers', 'requestUri', 'toTag', 'sdp', 'sinceInviteMs', 'transport', 'rack', 'afterPrack']);
       if (o === undefined) return undefined;
       const spec = parseExpect(r, o, path);
       return spec === undefined ? undefined : withLabel({ action, expect: spec });
@@ -412,6 +494,16 @@ function parseExpect(r: Reader, o: Record<string, Json>, path: string): ExpectSp
   if (transport !== undefined) spec.transport = transport;
   const toTag = r.bool(o.toTag, `${path}/toTag`);
   if (toTag !== undefined) spec.toTag = toTag;
+  const rack = r.bool(o.rack, `${path}/rack`);
+  if (rack !== undefined) {
+    if (rack && match.request !== 'PRACK') r.fail(`${path}/rack`, 'checks the RAck of a PRACK: use it with "request": "PRACK"');
+    spec.rack = rack;
+  }
+  const afterPrack = r.bool(o.afterPrack, `${path}/afterPrack`);
+  if (afterPrack !== undefined) {
+    if (afterPrack && (match.response === undefined || (match.method ?? 'INVITE') !== 'INVITE')) r.fail(`${path}/afterPrack`, 'checks a response to an INVITE (a 2xx): use it with "response"');
+    spec.afterPrack = afterPrack;
+  }
   if (o.sdp !== undefined) {
     const s = r.object(o.sdp, `${path}/sdp`, ['present', 'direction', 'codecs', 'firstCodec', 'telephoneEvent', 'telephoneEventFmtp', 'crypto']);
     if (s !== undefined) {

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { readTopologyInput } from '../lync/free-ports.ts';
 import { builtInCases, selectCases } from './cases.ts';
 import { runSuite, type SuiteResult } from './suite.ts';
+import { BUSY_GATEWAY, gatewayScenario } from './test-support/sipp-devices.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'trunklab-sipp-'));
@@ -34,77 +35,20 @@ async function freePort(): Promise<number> {
   });
 }
 
-const SDP = (version: number, direction: string): string => `v=0
-o=gw 1 ${version} IN IP4 [local_ip]
-s=-
-c=IN IP4 [local_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-16
-a=${direction}
-`;
-
-/** A gateway that answers, and answers every re-INVITE (hold included) with `holdAnswer`; without `toTag` it never tags To. */
-function answeringGateway(o: { holdAnswer: string; toTag: boolean }): string {
-  const to = o.toTag ? '[last_To:];tag=[pid]gw[call_number]' : '[last_To:]';
-  const response = (status: string, toLine: string, body: string | null): string => `<![CDATA[
-
-SIP/2.0 ${status}
-[last_Via:]
-[last_From:]
-${toLine}
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-${body === null ? 'Content-Length: 0\n' : `Content-Type: application/sdp\nContent-Length: [len]\n\n${body}`}
-]]>`;
-  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="misbehaving gateway">
-  <recv request="INVITE"/>
-  <send>${response('180 Ringing', to, null)}</send>
-  <send>${response('200 OK', to, SDP(1, 'sendrecv'))}</send>
-  <recv request="ACK"/>
-  <label id="1"/>
-  <recv request="INVITE" optional="true" next="2"/>
-  <recv request="BYE" next="3"/>
-  <label id="2"/>
-  <send>${response('200 OK', '[last_To:]', SDP(2, o.holdAnswer))}</send>
-  <recv request="ACK" next="1"/>
-  <label id="3"/>
-  <send>${response('200 OK', '[last_To:]', null)}</send>
-</scenario>
-`;
-}
-
-/** A gateway that answers every call 486 Busy Here (where the route needs a 503 to fail over). */
-const BUSY_GATEWAY = `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="always busy">
-  <recv request="INVITE"/>
-  <send><![CDATA[
-
-SIP/2.0 486 Busy Here
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]gw[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-  <recv request="ACK"/>
-</scenario>
-`;
-
 async function againstSipp(name: string, xml: string, peer: string, cases: string): Promise<SuiteResult> {
   const file = path.join(dir, `${name}.xml`);
   writeFileSync(file, xml);
   const port = await freePort();
-  const child = spawn('sipp', ['-sf', file, '-t', 't1', '-i', '127.0.0.1', '-p', String(port), '-nostdin', '-timeout', '60s'], { stdio: 'ignore' });
+  const child = spawn('sipp', ['-sf', file, '-t', 't1', '-i', '127.0.0.1', '-p', String(port), '-nostdin', '-timeout', '60s'], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   try {
     await new Promise((resolve) => setTimeout(resolve, 300));
+    // A scenario SIPp refuses ends it at once: say why instead of testing against nobody.
+    assert.equal(child.exitCode, null, `sipp exited: ${stderr.slice(-1000)}`);
     const input = readTopologyInput(path.join(root, 'fixtures/topologies/lab.json'));
     return await runSuite(selectCases(builtInCases(), cases), input, { external: [`${peer}=127.0.0.1:${port}/tcp`], freePorts: true, timeScale: 0.25, timers: { t1: 100 }, drainMs: 100 });
   } finally {
@@ -115,7 +59,7 @@ async function againstSipp(name: string, xml: string, peer: string, cases: strin
 const verdicts = (s: SuiteResult): Record<string, string> => Object.fromEntries(s.cases.map((c) => [c.id, c.verdict]));
 
 test('SIPp gateway answers a hold (a=inactive) with a=sendrecv: only the hold case fails, naming it; the inbound case is skipped', async () => {
-  const s = await againstSipp('hold-sendrecv', answeringGateway({ holdAnswer: 'sendrecv', toTag: true }), 'gw-a', 'basic-outbound-answer,basic-inbound-answer,caller-id-outbound-no-pai,hold-resume-outbound,dtmf-rfc4733-outbound,session-timer-off');
+  const s = await againstSipp('hold-sendrecv', gatewayScenario({ holdAnswer: 'sendrecv', toTag: true }), 'gw-a', 'basic-outbound-answer,basic-inbound-answer,caller-id-outbound-no-pai,hold-resume-outbound,dtmf-rfc4733-outbound,session-timer-off');
   assert.deepEqual(verdicts(s), {
     'basic-outbound-answer': 'pass',
     'basic-inbound-answer': 'skip',
@@ -130,7 +74,7 @@ test('SIPp gateway answers a hold (a=inactive) with a=sendrecv: only the hold ca
 });
 
 test('SIPp gateway without To tags: the cases that check the answer fail, naming the To header', async () => {
-  const s = await againstSipp('no-to-tag', answeringGateway({ holdAnswer: 'inactive', toTag: false }), 'gw-a', 'basic-outbound-answer,caller-id-outbound-no-pai,session-timer-off');
+  const s = await againstSipp('no-to-tag', gatewayScenario({ holdAnswer: 'inactive', toTag: false }), 'gw-a', 'basic-outbound-answer,caller-id-outbound-no-pai,session-timer-off');
   for (const c of s.cases) {
     assert.equal(c.verdict, 'fail', c.id);
     assert.match(c.reason ?? '', /expected a tag in the To header .*observed To: <sip:\+14255550110@127\.0\.0\.1;user=phone> in 200 OK \(INVITE\) gw-a → med-1/);
@@ -142,4 +86,32 @@ test('SIPp gateway answers 486 where the route needs 503 to fail over: the failo
   const [c] = s.cases;
   assert.equal(c.verdict, 'fail');
   assert.match(c.reason ?? '', /^step 2 .*expected status 503, observed 486 Busy Here in 486 Busy Here \(INVITE\) gw-b → med-1 \(message #\d+\)$/);
+});
+
+test('SIPp gateway that never answers OPTIONS: only the keep-alive case fails, saying the peer did not answer them; its calls still work', async () => {
+  const s = await againstSipp('ignores-options', gatewayScenario({ holdAnswer: 'inactive', options: 'ignore' }), 'gw-a', 'basic-outbound-answer,basic-outbound-100-trying,hold-resume-outbound,options-keepalive');
+  assert.deepEqual(verdicts(s), { 'basic-outbound-answer': 'pass', 'basic-outbound-100-trying': 'pass', 'hold-resume-outbound': 'pass', 'options-keepalive': 'fail' }, JSON.stringify(s.cases.map((c) => [c.id, c.reason])));
+  const c = s.cases.find((x) => x.id === 'options-keepalive');
+  assert.match(
+    c?.reason ?? '',
+    /^step 2 \(gw-a answers the OPTIONS keep-alive 200 \(a peer that never answers is marked down and gets no calls\)\): expected 200 response to OPTIONS from gw-a on the trunk within 3000 ms, observed none; last seen: #\d+ OPTIONS med-1 → gw-a(, #\d+ OPTIONS med-1 → gw-a)*$/,
+  );
+  // The probe the device left unanswered is in the case's trace.
+  assert.ok(c?.messages.some((m) => m.label === 'OPTIONS' && m.from === 'med-1' && m.to === 'gw-a'));
+  assert.ok(!c?.messages.some((m) => m.from === 'gw-a' && m.label.endsWith('(OPTIONS)')), 'gw-a answered no OPTIONS');
+  assert.ok(c?.messages.some((m) => m.from === 'gw-b' && m.label === '200 OK (OPTIONS)'), 'the emulated peers do answer');
+});
+
+test('SIPp gateway that never sends 100 Trying (rings after 500 ms; or answers after 1 s with nothing before): only the 100 Trying case fails, naming the missing 100', async () => {
+  const cases = 'basic-outbound-answer,basic-outbound-100-trying,ringback-180-post-dial-delay';
+  const late180 = await againstSipp('no-trying-late-180', gatewayScenario({ holdAnswer: 'inactive', trying: false, ringAfterMs: 500 }), 'gw-a', cases);
+  assert.deepEqual(verdicts(late180), { 'basic-outbound-answer': 'pass', 'basic-outbound-100-trying': 'fail', 'ringback-180-post-dial-delay': 'pass' }, JSON.stringify(late180.cases.map((c) => [c.id, c.reason])));
+  const a = late180.cases.find((x) => x.id === 'basic-outbound-100-trying');
+  assert.match(a?.reason ?? '', /^step 3 \(100 Trying from the gateway within 200 ms of the INVITE\): expected 100 response to INVITE from peer on the trunk within 2000 ms, observed none; last seen: .*#\d+ 180 Ringing \(INVITE\) gw-a → med-1/);
+
+  const lateAnswer = await againstSipp('no-trying-late-200', gatewayScenario({ holdAnswer: 'inactive', trying: false, ringing: false, ringAfterMs: 1000 }), 'gw-a', 'basic-outbound-answer,basic-outbound-100-trying');
+  assert.deepEqual(verdicts(lateAnswer), { 'basic-outbound-answer': 'pass', 'basic-outbound-100-trying': 'fail' }, JSON.stringify(lateAnswer.cases.map((c) => [c.id, c.reason])));
+  const b = lateAnswer.cases.find((x) => x.id === 'basic-outbound-100-trying');
+  assert.match(b?.reason ?? '', /^step 3 \(100 Trying from the gateway within 200 ms of the INVITE\): expected 100 response to INVITE from peer on the trunk within 2000 ms, observed none; last seen: .*#\d+ 200 OK \(INVITE\) gw-a → med-1/);
+  assert.doesNotMatch(b?.reason ?? '', /100 Trying \(INVITE\)|180/);
 });

@@ -19,6 +19,7 @@ const run = promisify(execFile);
 // One case or more per area, fast ones (the whole suite is `trunklab suite`).
 const FAST = [
   'basic-outbound-answer',
+  'basic-outbound-100-trying',
   'basic-inbound-answer',
   'caller-id-outbound-pai',
   'cancel-outbound',
@@ -40,11 +41,11 @@ const FAST = [
 
 test('a fast subset of the suite passes against the emulated peers; JUnit and HTML reports', async () => {
   const cases = selectCases(builtInCases(), FAST);
-  assert.equal(cases.length, 18);
+  assert.equal(cases.length, 19);
   const suite = await runSuite(cases, lab(), { timeScale: 0.25, timers: { t1: 100 }, source: 'lab.json' });
   const failed = suite.cases.filter((c) => c.verdict !== 'pass');
   assert.deepEqual(failed.map((c) => `${c.id}: ${c.reason}`), []);
-  assert.equal(suite.passed, 18);
+  assert.equal(suite.passed, 19);
   for (const c of suite.cases) {
     assert.ok(c.steps.every((s) => s.verdict === 'pass'));
     assert.ok(c.messages.length > 0 && c.records.length >= c.messages.length, c.id);
@@ -55,11 +56,11 @@ test('a fast subset of the suite passes against the emulated peers; JUnit and HT
   for (const { c, i } of cited) assert.ok(c.messages.some((m) => m.index === i) || c.records.length > i, `${c.id} #${i}`);
 
   const xml = junitXml(suite);
-  assert.match(xml, /<testsuites name="trunklab qualification" tests="18" failures="0" errors="0" skipped="0"/);
+  assert.match(xml, /<testsuites name="trunklab qualification" tests="19" failures="0" errors="0" skipped="0"/);
   assert.match(xml, /<testcase classname="trunklab.hold-resume" name="hold-resume-outbound" time="\d+\.\d{3}">/);
   const html = htmlReport(suite);
-  assert.match(html, /<title>Trunklab qualification: 18 passed, 0 failed<\/title>/);
-  assert.equal((html.match(/<svg /g) ?? []).length, 18, 'one ladder per case');
+  assert.match(html, /<title>Trunklab qualification: 19 passed, 0 failed<\/title>/);
+  assert.equal((html.match(/<svg /g) ?? []).length, 19, 'one ladder per case');
   assert.match(html, /id="basic-outbound-answer-m\d+"/);
 });
 

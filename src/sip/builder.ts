@@ -13,6 +13,25 @@ export interface OutgoingHeader {
   value: string;
 }
 
+/**
+ * True when a header name as written (`Via`, `v`, `CONTENT-LENGTH`) is the
+ * header `key` (lower-case long form), without building a lower-cased copy
+ * per comparison: the builder's lookups run over every header of every
+ * message sent.
+ */
+export function isHeader(name: string, key: string): boolean {
+  const n = name.length;
+  if (n === 1) return key.length === 1 ? (name.charCodeAt(0) | 0x20) === key.charCodeAt(0) : headerKey(name) === key;
+  if (n !== key.length) return false;
+  if (name === key) return true;
+  for (let i = 0; i < n; i++) {
+    let c = name.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== key.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 export class OutgoingMessage {
   kind: 'request' | 'response';
   method: string;
@@ -54,13 +73,14 @@ export class OutgoingMessage {
 
   get(name: string): string | undefined {
     const key = headerKey(name);
-    for (const h of this.headers) if (headerKey(h.name) === key) return h.value;
+    const headers = this.headers;
+    for (let i = 0; i < headers.length; i++) if (isHeader(headers[i].name, key)) return headers[i].value;
     return undefined;
   }
 
   getAll(name: string): string[] {
     const key = headerKey(name);
-    return this.headers.filter((h) => headerKey(h.name) === key).map((h) => h.value);
+    return this.headers.filter((h) => isHeader(h.name, key)).map((h) => h.value);
   }
 
   append(name: string, value: string): this {
@@ -71,7 +91,7 @@ export class OutgoingMessage {
   /** Inserts before the first header of the same name, or at the top (Via, Record-Route). */
   prepend(name: string, value: string): this {
     const key = headerKey(name);
-    const idx = this.headers.findIndex((h) => headerKey(h.name) === key);
+    const idx = this.headers.findIndex((h) => isHeader(h.name, key));
     this.headers.splice(idx < 0 ? 0 : idx, 0, { name, value });
     return this;
   }
@@ -79,23 +99,23 @@ export class OutgoingMessage {
   /** Replaces every value of a header with one, at the position of the first (or appended). */
   set(name: string, value: string): this {
     const key = headerKey(name);
-    const idx = this.headers.findIndex((h) => headerKey(h.name) === key);
+    const idx = this.headers.findIndex((h) => isHeader(h.name, key));
     if (idx < 0) return this.append(name, value);
     this.headers[idx] = { name: this.headers[idx].name, value };
-    this.headers = this.headers.filter((h, i) => i === idx || headerKey(h.name) !== key);
+    this.headers = this.headers.filter((h, i) => i === idx || !isHeader(h.name, key));
     return this;
   }
 
   remove(name: string): this {
     const key = headerKey(name);
-    this.headers = this.headers.filter((h) => headerKey(h.name) !== key);
+    this.headers = this.headers.filter((h) => !isHeader(h.name, key));
     return this;
   }
 
   /** Removes the first value of a header (top Via on a response going upstream). */
   removeFirst(name: string): this {
     const key = headerKey(name);
-    const idx = this.headers.findIndex((h) => headerKey(h.name) === key);
+    const idx = this.headers.findIndex((h) => isHeader(h.name, key));
     if (idx >= 0) this.headers.splice(idx, 1);
     return this;
   }
@@ -113,22 +133,30 @@ export class OutgoingMessage {
 
   /** Serializes; Content-Length is set to the body's byte length unless `keepContentLength`. */
   toBytes(): Buffer {
+    const body = this.body;
+    const keep = this.keepContentLength;
+    const headers = this.headers;
     let head = `${this.startLine}\r\n`;
     let hasCl = false;
-    for (const h of this.headers) {
-      if (!this.keepContentLength && headerKey(h.name) === 'content-length') {
+    for (let i = 0; i < headers.length; i++) {
+      const h = headers[i];
+      if (!keep && (h.name.length === 14 || h.name.length === 1) && isHeader(h.name, 'content-length')) {
         if (hasCl) continue;
         hasCl = true;
-        head += `${h.name}: ${this.body.length}\r\n`;
+        head += `${h.name}: ${body.length}\r\n`;
         continue;
       }
       head += `${h.name}: ${h.value}\r\n`;
     }
-    if (!hasCl && !this.keepContentLength) head += `Content-Length: ${this.body.length}\r\n`;
+    if (!hasCl && !keep) head += `Content-Length: ${body.length}\r\n`;
     head += '\r\n';
-    if (this.body.length === 0) return Buffer.from(head, 'utf8');
-    const headBytes = Buffer.from(head, 'utf8');
-    return Buffer.concat([headBytes, this.body]);
+    if (body.length === 0) return Buffer.from(head, 'utf8');
+    // One buffer for both: the header section written in place, the body copied after it.
+    const headLength = Buffer.byteLength(head, 'utf8');
+    const out = Buffer.allocUnsafe(headLength + body.length);
+    out.write(head, 0, headLength, 'utf8');
+    out.set(body, headLength);
+    return out;
   }
 }
 

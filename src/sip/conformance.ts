@@ -5,7 +5,12 @@
  * the rule it comes from. JsSIP's complete grammar is a second opinion on
  * URIs and name-addrs; it is used here only, never on the hot path.
  */
-import { createRequire } from 'node:module';
+// A static import, so that a bundler resolves and bundles the grammar: the
+// Electron main process runs a CommonJS bundle (.vite/build/main.cjs) where
+// `import.meta.url` is undefined and app.asar has no node_modules, so a
+// runtime `createRequire(import.meta.url)` finds nothing there. Loading the
+// grammar costs about 6 ms at startup; parsing with it happens only here.
+import jssipGrammarModule from 'jssip/lib/Grammar.js';
 import { getParam } from './grammar.ts';
 import type { Diagnostic, SipMessage } from './message.ts';
 import { parseNameAddr, parseNameAddrList } from './name-addr.ts';
@@ -15,25 +20,14 @@ interface JsSipGrammar {
   parse(input: string, rule: string): unknown;
 }
 
-let grammar: JsSipGrammar | null | undefined;
-function jssipGrammar(): JsSipGrammar | null {
-  if (grammar === undefined) {
-    try {
-      const require = createRequire(import.meta.url);
-      grammar = require('jssip/lib/Grammar.js') as JsSipGrammar;
-    } catch {
-      grammar = null;
-    }
-  }
-  return grammar;
-}
+/** Null only if a bundler mangled the module (the strict findings are then absent, never wrong). */
+const grammar: JsSipGrammar | null = typeof jssipGrammarModule?.parse === 'function' ? jssipGrammarModule : null;
 
 /** True when JsSIP's RFC 3261 grammar accepts `text` under `rule` (e.g. `SIP_URI`, `From`, `Contact`). */
 export function strictGrammarAccepts(text: string, rule: string): boolean | null {
-  const g = jssipGrammar();
-  if (!g) return null;
+  if (!grammar) return null;
   try {
-    return g.parse(text, rule) !== -1;
+    return grammar.parse(text, rule) !== -1;
   } catch {
     return false;
   }

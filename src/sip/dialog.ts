@@ -165,6 +165,70 @@ export class Dialog {
   }
 }
 
+/** What a Replaces header field (RFC 3891 §6.1) names: a dialog by Call-ID and tags, as the recipient sees it. */
+export interface ReplacesTarget {
+  callId: string;
+  /** The recipient's own tag. */
+  toTag: string;
+  /** The other party's tag. */
+  fromTag: string;
+  earlyOnly: boolean;
+}
+
+/**
+ * `Replaces: 98732@sip.example.com;from-tag=r33th4x0r;to-tag=ff87ff` (RFC 3891 §6.1), or null when the
+ * Call-ID or a tag is missing. Parameters in any order, names case-insensitive.
+ */
+export function parseReplaces(value: string | undefined): ReplacesTarget | null {
+  if (value === undefined) return null;
+  const [callId, ...params] = value.split(';').map((p) => p.trim());
+  if (!callId) return null;
+  let toTag: string | null = null;
+  let fromTag: string | null = null;
+  let earlyOnly = false;
+  for (const p of params) {
+    const eq = p.indexOf('=');
+    const name = (eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase();
+    const v = eq < 0 ? '' : p.slice(eq + 1).trim();
+    if (name === 'to-tag') toTag = v;
+    else if (name === 'from-tag') fromTag = v;
+    else if (name === 'early-only') earlyOnly = true;
+  }
+  if (!toTag || !fromTag) return null;
+  return { callId, toTag, fromTag, earlyOnly };
+}
+
+/** A Replaces value (RFC 3891) for a dialog as the recipient sees it. */
+export function formatReplaces(target: Pick<ReplacesTarget, 'callId' | 'toTag' | 'fromTag'> & { earlyOnly?: boolean }): string {
+  return `${target.callId};to-tag=${target.toTag};from-tag=${target.fromTag}${target.earlyOnly ? ';early-only' : ''}`;
+}
+
+/**
+ * A URI with an embedded Replaces header (Refer-To, RFC 3515 §2.1 and RFC 3891 §6.1):
+ * `sip:bob@example.com?Replaces=call%40host%3Bto-tag%3Da%3Bfrom-tag%3Db`. Any header part the URI
+ * already has is replaced.
+ */
+export function uriWithReplaces(uri: string, replaces: string): string {
+  return `${uri.replace(/\?.*$/, '')}?Replaces=${encodeURIComponent(replaces)}`;
+}
+
+/** The URI without its header part, and the unescaped value of its embedded Replaces (or null). */
+export function splitUriHeaders(uri: string): { uri: string; replaces: string | null } {
+  const q = uri.indexOf('?');
+  if (q < 0) return { uri, replaces: null };
+  let replaces: string | null = null;
+  for (const part of uri.slice(q + 1).split('&')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).toLowerCase() !== 'replaces') continue;
+    try {
+      replaces = decodeURIComponent(part.slice(eq + 1));
+    } catch {
+      replaces = part.slice(eq + 1);
+    }
+  }
+  return { uri: uri.slice(0, q), replaces };
+}
+
 export function dialogId(callId: string, localTag: string, remoteTag: string): string {
   return `${callId}\u0000${localTag}\u0000${remoteTag}`;
 }

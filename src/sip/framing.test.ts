@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { describe, test } from 'node:test';
-import { type FramedItem, StreamFramer } from './framing.ts';
+import { announcedBodyLength, type FramedItem, StreamFramer } from './framing.ts';
 
 function msg(body = '', extraHeaders = '', clName = 'Content-Length'): Buffer {
   const b = Buffer.from(body, 'utf8');
@@ -170,5 +170,43 @@ describe('StreamFramer', () => {
     const items = new StreamFramer().push(chunk);
     chunk.fill(0);
     assert.deepEqual(items[0].bytes, m);
+  });
+});
+
+describe('announcedBodyLength (the Content-Length the framer reads, from the bytes)', () => {
+  const len = (s: string, max?: number): number => announcedBodyLength(Buffer.from(s, 'latin1'), 0, s.length, max);
+
+  test('long and compact names in any case, blanks around the colon, the first one wins', () => {
+    assert.equal(len('INVITE x SIP/2.0\r\nContent-Length: 12'), 12);
+    assert.equal(len('INVITE x SIP/2.0\r\ncontent-length:7'), 7);
+    assert.equal(len('INVITE x SIP/2.0\r\nCONTENT-LENGTH \t: 3'), 3);
+    assert.equal(len('INVITE x SIP/2.0\r\nl: 5\r\nContent-Length: 9'), 5);
+    assert.equal(len('INVITE x SIP/2.0\r\nLocation: x\r\nContent-Length: 9'), 9);
+    assert.equal(len('INVITE x SIP/2.0\nContent-Length: 4'), 4, 'bare LF line ends');
+  });
+
+  test('unusable values count as 0 (the parser explains the message)', () => {
+    assert.equal(len('INVITE x SIP/2.0\r\nContent-Length: 12abc'), 0);
+    assert.equal(len('INVITE x SIP/2.0\r\nContent-Length: 99999999999'), 0);
+    assert.equal(len('INVITE x SIP/2.0\r\nContent-Length: 101', 100), 0, 'above the limit');
+    assert.equal(len('INVITE x SIP/2.0\r\nContent-Length: -1'), 0);
+    assert.equal(len('INVITE x SIP/2.0\r\nContent-Length-X: 4\r\nVia: y'), 0);
+    assert.equal(len('INVITE x SIP/2.0\r\nVia: y'), 0);
+  });
+
+  test('views: whole messages of a chunk are views of it, a message split over chunks is joined', () => {
+    const two = Buffer.concat([msg('hello'), msg('world')]);
+    const items = new StreamFramer({ views: true }).push(two);
+    assert.deepEqual(summary(items), [
+      ['message', msg('hello').toString('latin1')],
+      ['message', msg('world').toString('latin1')],
+    ]);
+    assert.equal(items[0].bytes.buffer, two.buffer);
+    assert.equal(items[1].bytes.byteOffset, two.byteOffset + msg('hello').length);
+    const copies = new StreamFramer().push(two);
+    assert.deepEqual(normalize(feed(two, [7, 100], new StreamFramer({ views: true }))), summary(copies));
+    two[0] = 0x58; // the caller changes its bytes after all (it said it would not)
+    assert.equal(items[0].bytes[0], 0x58, 'a view sees it');
+    assert.equal(copies[0].bytes[0], 0x4d, 'without views every item is a copy of its own');
   });
 });

@@ -7,7 +7,7 @@
 import { getParam } from './grammar.ts';
 import { type NameAddr, parseNameAddr, parseNameAddrList } from './name-addr.ts';
 import { parseUri, type SipUri } from './uri.ts';
-import { parseViaList, type Via } from './via.ts';
+import { parseVia, parseViaList, type Via } from './via.ts';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -84,6 +84,8 @@ export class SipMessage {
     body: Uint8Array;
     bodyOffset: number;
     diagnostics: Diagnostic[];
+    /** The CSeq when the parser has read it already (undefined: read on first use). */
+    cseq?: CSeq | null;
   }) {
     this.raw = init.raw;
     this.kind = init.kind;
@@ -96,6 +98,7 @@ export class SipMessage {
     this.body = init.body;
     this.bodyOffset = init.bodyOffset;
     this.diagnostics = init.diagnostics;
+    this.#cseq = init.cseq;
   }
 
   get isRequest(): boolean {
@@ -151,7 +154,10 @@ export class SipMessage {
     if (this.#vias !== undefined) return this.#vias[0];
     if (this.#topVia === undefined) {
       const v = this.get('via');
-      this.#topVia = v === undefined ? null : (parseViaList([v])[0] ?? null);
+      // One Via per line is the rule; a comma list goes the long way (quotes, empty elements).
+      if (v === undefined) this.#topVia = null;
+      else if (v.length > 0 && v.indexOf(',') < 0) this.#topVia = parseVia(v);
+      else this.#topVia = parseViaList([v])[0] ?? null;
     }
     return this.#topVia ?? undefined;
   }

@@ -7,7 +7,7 @@
 import { Buffer, isAscii } from 'node:buffer';
 import { isToken } from './grammar.ts';
 import { canonicalName, headerKey, SINGLE_VALUE_HEADERS } from './header-names.ts';
-import { type Diagnostic, type HeaderField, parseCSeq, SipMessage } from './message.ts';
+import { type CSeq, type Diagnostic, type HeaderField, SipMessage } from './message.ts';
 
 export interface ParseOptions {
   /**
@@ -33,6 +33,73 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
 const LFLF = Buffer.from('\n\n');
 const MAX_CSEQ = 2 ** 31 - 1;
 const MAX_UINT32 = 2 ** 32 - 1;
+const FOLDING = /\r?\n[ \t]+/g;
+const CSEQ_RE = /^\s*(\d+)\s+(\S+)\s*$/;
+
+/**
+ * A header name as sent, recognised without cutting it out of the text: the
+ * names of one spelling are the same string in every message (no slice, no
+ * lower-casing, no lookup per header line), and so are their keys.
+ */
+interface KnownName {
+  text: string;
+  key: string;
+  canonical: string;
+}
+
+/** Header names every SIP element sees, in their long form (compact forms are added below). */
+const COMMON_NAMES = [
+  'Via', 'From', 'To', 'Call-ID', 'CSeq', 'Contact', 'Max-Forwards', 'Content-Type', 'Content-Length', 'Allow',
+  'Supported', 'Require', 'Proxy-Require', 'Unsupported', 'User-Agent', 'Server', 'Subject', 'Route', 'Record-Route',
+  'Expires', 'Min-Expires', 'Accept', 'Accept-Encoding', 'Accept-Language', 'Date', 'Timestamp', 'Session-Expires',
+  'Min-SE', 'P-Asserted-Identity', 'P-Preferred-Identity', 'Privacy', 'Remote-Party-ID', 'Diversion', 'History-Info',
+  'Reason', 'Warning', 'Retry-After', 'Event', 'Allow-Events', 'Subscription-State', 'Refer-To', 'Referred-By',
+  'Replaces', 'RAck', 'RSeq', 'Organization', 'Priority', 'Content-Disposition', 'Content-Encoding', 'MIME-Version',
+  'Authorization', 'Proxy-Authorization', 'WWW-Authenticate', 'Proxy-Authenticate', 'Authentication-Info',
+  'Alert-Info', 'Call-Info', 'Error-Info', 'Path', 'Service-Route', 'P-Charging-Vector', 'P-Access-Network-Info',
+  'ms-diagnostics', 'ms-diagnostics-public', 'ms-call-source', 'ms-correlation-id', 'ms-trunking-peer',
+  'ms-endpoint-location-data', 'ms-client-diagnostics', 'ms-accepted-content-type', 'ms-keep-alive',
+  'ms-conversation-id', 'ms-application-aor', 'ms-bypass', 'ms-media-bypass-cause', 'ms-subnet', 'ms-edge-proxy-message-trust',
+  'ms-fe', 'ms-telemetry-id', 'ms-mediation-generated', 'ms-sensitivity', 'ms-asserted-verification-level',
+  'ms-split-domain-info', 'ms-user-logon-data',
+];
+const COMPACT_NAMES = 'ifmlcsktvourbxajdyn';
+
+/** By name length and lower-cased first character. */
+const KNOWN_NAMES: Array<KnownName[] | undefined> = [];
+const MAX_KNOWN_LENGTH = 40;
+
+function addKnownName(text: string): void {
+  const bucket = text.length * 128 + (text.charCodeAt(0) | 0x20);
+  const list = (KNOWN_NAMES[bucket] ??= []);
+  if (list.some((k) => k.text === text)) return;
+  const key = headerKey(text);
+  list.push({ text, key, canonical: canonicalName(key) });
+}
+
+for (const name of COMMON_NAMES) {
+  const lower = name.toLowerCase();
+  addKnownName(name);
+  addKnownName(lower);
+  addKnownName(name.toUpperCase());
+  addKnownName(canonicalName(lower));
+  // Title-Case per dash part (`Call-Id`, `Cseq`, `Www-Authenticate`), as many stacks write them.
+  addKnownName(lower.replace(/(^|-)([a-z])/g, (_m, d: string, c: string) => d + c.toUpperCase()));
+}
+for (const c of COMPACT_NAMES) {
+  addKnownName(c);
+  addKnownName(c.toUpperCase());
+}
+
+/** The known spelling at head[start, end), or null. */
+function knownName(head: string, start: number, end: number): KnownName | null {
+  const length = end - start;
+  if (length === 0 || length > MAX_KNOWN_LENGTH) return null;
+  const list = KNOWN_NAMES[length * 128 + (head.charCodeAt(start) | 0x20)];
+  if (list === undefined) return null;
+  for (let i = 0; i < list.length; i++) if (head.startsWith(list[i].text, start)) return list[i];
+  return null;
+}
 
 export function asBuffer(input: Uint8Array): Buffer {
   return Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
@@ -84,32 +151,28 @@ function parseUnchecked(buf: Buffer, datagram: boolean): ParseResult {
   const sl = parseStartLine(startLineText, diagnostics, buf, start, ascii);
   if ('error' in sl) return fail(sl.code, sl.error, start);
 
-  // Header fields, unfolded (RFC 3261 §7.3.1).
+  // Header fields, unfolded (RFC 3261 §7.3.1). Offsets are in `head`, which is `raw` read as latin1 (one char per byte).
   const headers: HeaderField[] = [];
+  const headLength = head.length;
   let pos = nl + 1;
   let current: HeaderField | null = null;
   let folded = false;
-  const finish = (h: HeaderField): void => {
-    if (folded || !ascii) {
-      const raw = ascii ? head.slice(h.valueStart, h.valueEnd) : buf.toString('utf8', start + h.valueStart, start + h.valueEnd);
-      h.value = raw.replace(/\r?\n[ \t]+/g, ' ').trim();
-    }
-  };
-  while (pos < head.length) {
+  while (pos < headLength) {
     let eol = head.indexOf('\n', pos);
-    if (eol < 0) eol = head.length;
+    if (eol < 0) eol = headLength;
     const lineEnd = head.charCodeAt(eol - 1) === 13 ? eol - 1 : eol;
-    if (lineEnd === eol && eol < head.length) bareLf = true;
+    if (lineEnd === eol && eol < headLength) bareLf = true;
     const first = head.charCodeAt(pos);
     if ((first === 0x20 || first === 0x09) && current !== null) {
       current.valueEnd = lineEnd;
       folded = true;
     } else {
-      if (current !== null) finish(current);
+      if (current !== null && (folded || !ascii)) unfold(current, head, buf, start, ascii);
       folded = false;
-      const line = head.slice(pos, lineEnd);
-      const colon = line.indexOf(':');
+      let colon = head.indexOf(':', pos);
+      if (colon >= lineEnd) colon = -1;
       if (colon < 0) {
+        const line = head.slice(pos, lineEnd);
         diagnostics.push({
           code: 'header-no-colon',
           severity: 'error',
@@ -121,37 +184,40 @@ function parseUnchecked(buf: Buffer, datagram: boolean): ParseResult {
         headers.push({ name: line, key: '', canonical: '', value: '', offset: pos, valueStart: pos, valueEnd: lineEnd });
       } else {
         let nameEnd = colon;
-        while (nameEnd > 0 && (line.charCodeAt(nameEnd - 1) === 0x20 || line.charCodeAt(nameEnd - 1) === 0x09)) nameEnd--;
-        const name = line.slice(0, nameEnd);
-        if (!isToken(name)) {
-          diagnostics.push({
-            code: 'header-name-invalid',
-            severity: 'error',
-            message: `header name ${JSON.stringify(name)} is not a token`,
-            rule: 'RFC 3261 §25.1',
-            offset: pos,
-          });
+        while (nameEnd > pos && (head.charCodeAt(nameEnd - 1) === 0x20 || head.charCodeAt(nameEnd - 1) === 0x09)) nameEnd--;
+        const known = knownName(head, pos, nameEnd);
+        let name: string;
+        let key: string;
+        let canonical: string;
+        if (known !== null) {
+          name = known.text;
+          key = known.key;
+          canonical = known.canonical;
+        } else {
+          name = head.slice(pos, nameEnd);
+          if (!isToken(name)) {
+            diagnostics.push({
+              code: 'header-name-invalid',
+              severity: 'error',
+              message: `header name ${JSON.stringify(name)} is not a token`,
+              rule: 'RFC 3261 §25.1',
+              offset: pos,
+            });
+          }
+          key = headerKey(name);
+          canonical = canonicalName(key);
         }
         let vs = colon + 1;
-        while (vs < line.length && (line.charCodeAt(vs) === 0x20 || line.charCodeAt(vs) === 0x09)) vs++;
-        let ve = line.length;
-        while (ve > vs && (line.charCodeAt(ve - 1) === 0x20 || line.charCodeAt(ve - 1) === 0x09)) ve--;
-        const key = headerKey(name);
-        current = {
-          name,
-          key,
-          canonical: canonicalName(key),
-          value: line.slice(vs, ve),
-          offset: pos,
-          valueStart: pos + vs,
-          valueEnd: pos + ve,
-        };
+        while (vs < lineEnd && (head.charCodeAt(vs) === 0x20 || head.charCodeAt(vs) === 0x09)) vs++;
+        let ve = lineEnd;
+        while (ve > vs && (head.charCodeAt(ve - 1) === 0x20 || head.charCodeAt(ve - 1) === 0x09)) ve--;
+        current = { name, key, canonical, value: head.slice(vs, ve), offset: pos, valueStart: vs, valueEnd: ve };
         headers.push(current);
       }
     }
     pos = eol + 1;
   }
-  if (current !== null) finish(current);
+  if (current !== null && (folded || !ascii)) unfold(current, head, buf, start, ascii);
   if (bareLf || (nl > 0 && nl < head.length && head.charCodeAt(nl - 1) !== 13)) {
     diagnostics.push({ code: 'bare-lf', severity: 'warning', message: 'lines end with LF instead of CRLF', rule: 'RFC 3261 §7' });
   }
@@ -214,10 +280,10 @@ function parseUnchecked(buf: Buffer, datagram: boolean): ParseResult {
   const end = bodyStart + bodyLength;
   const raw = buf.subarray(start, end);
 
-  checkHeaders(sl, headers, diagnostics);
+  const cseq = checkHeaders(sl, headers, diagnostics);
 
   let method = sl.method;
-  if (sl.kind === 'response') method = parseCSeq(firstValue(headers, 'cseq'))?.method ?? '';
+  if (sl.kind === 'response') method = cseq?.method ?? '';
   const message = new SipMessage({
     raw,
     kind: sl.kind,
@@ -230,8 +296,15 @@ function parseUnchecked(buf: Buffer, datagram: boolean): ParseResult {
     body: raw.subarray(bodyStart - start),
     bodyOffset: bodyStart - start,
     diagnostics,
+    cseq,
   });
   return { ok: true, message, consumed: end };
+}
+
+/** The value of a folded or non-ASCII header field: continuation lines joined with one space, UTF-8 decoded. */
+function unfold(h: HeaderField, head: string, buf: Buffer, start: number, ascii: boolean): void {
+  const raw = ascii ? head.slice(h.valueStart, h.valueEnd) : buf.toString('utf8', start + h.valueStart, start + h.valueEnd);
+  h.value = raw.replace(FOLDING, ' ').trim();
 }
 
 function firstValue(headers: HeaderField[], key: string): string | undefined {
@@ -285,6 +358,8 @@ function parseStartLine(
     return { kind: 'response', method: '', requestUri: '', version, status, reason };
   }
   // Request-Line = Method SP Request-URI SP SIP-Version (RFC 3261 §25.1)
+  const fast = wellFormedRequestLine(line);
+  if (fast !== null) return fast;
   let text = line;
   if (/[ \t]+$/.test(text)) {
     diagnostics.push({ code: 'request-line-trailing-space', severity: 'error', message: 'whitespace at the end of the request line', rule: 'RFC 3261 §25.1, RFC 4475 §3.1.2.10' });
@@ -339,6 +414,37 @@ function parseStartLine(
   return { kind: 'request', method, requestUri, version, status: 0, reason: '' };
 }
 
+const METHODS = ['INVITE', 'ACK', 'BYE', 'CANCEL', 'OPTIONS', 'REGISTER', 'PRACK', 'UPDATE', 'INFO', 'REFER', 'NOTIFY', 'SUBSCRIBE', 'MESSAGE', 'PUBLISH'];
+const URI_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+const SIP_2_0 = 'SIP/2.0';
+
+/**
+ * The request line of nearly every message: `METHOD SP URI SP SIP/2.0`, single
+ * spaces, a token method, a URI with a scheme. Null for anything else, which
+ * the general path then reads and explains.
+ */
+function wellFormedRequestLine(line: string): StartLine | null {
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.length - 8;
+  if (sp1 <= 0 || sp2 <= sp1 + 1 || line.charCodeAt(sp2) !== 0x20 || !line.endsWith(SIP_2_0)) return null;
+  if (line.indexOf(' ', sp1 + 1) !== sp2 || line.indexOf('\t') >= 0) return null;
+  let method: string | undefined;
+  for (let i = 0; i < METHODS.length; i++) {
+    const m = METHODS[i];
+    if (m.length === sp1 && line.startsWith(m)) {
+      method = m;
+      break;
+    }
+  }
+  if (method === undefined) {
+    method = line.slice(0, sp1);
+    if (!isToken(method)) return null;
+  }
+  const requestUri = line.slice(sp1 + 1, sp2);
+  if (!URI_SCHEME.test(requestUri)) return null;
+  return { kind: 'request', method, requestUri, version: SIP_2_0, status: 0, reason: '' };
+}
+
 function checkVersion(version: string, diagnostics: Diagnostic[]): void {
   if (version === 'SIP/2.0') return;
   if (/^SIP\/\d+\.\d+$/i.test(version) && version.toUpperCase() !== 'SIP/2.0') {
@@ -361,8 +467,12 @@ const REQUIRED_BITS: Record<string, number> = { to: 1, from: 2, cseq: 4, 'call-i
 const ALL_REQUIRED = 31;
 const ERROR_IF_REPEATED = new Set(['call-id', 'cseq', 'from', 'to', 'max-forwards', 'content-type']);
 
-/** Checks every receiver needs: required fields, single-value fields, scalar ranges, CSeq method. */
-function checkHeaders(sl: StartLine, headers: HeaderField[], diagnostics: Diagnostic[]): void {
+/**
+ * Checks every receiver needs: required fields, single-value fields, scalar
+ * ranges, CSeq method. Returns the CSeq, parsed on the way (null when absent
+ * or malformed), for the message to keep.
+ */
+function checkHeaders(sl: StartLine, headers: HeaderField[], diagnostics: Diagnostic[]): CSeq | null {
   let present = 0; // bit per REQUIRED key
   let hasMaxForwards = false;
   let repeated: Map<string, number> | null = null;
@@ -410,8 +520,9 @@ function checkHeaders(sl: StartLine, headers: HeaderField[], diagnostics: Diagno
     }
   }
   const cseqText = firstValue(headers, 'cseq');
+  let cseq: CSeq | null = null;
   if (cseqText !== undefined) {
-    const m = /^\s*(\d+)\s+(\S+)\s*$/.exec(cseqText);
+    const m = CSEQ_RE.exec(cseqText);
     if (!m) {
       diagnostics.push({ code: 'cseq-invalid', severity: 'error', message: `CSeq ${JSON.stringify(cseqText)} is not "number method"`, rule: 'RFC 3261 §20.16' });
     } else {
@@ -426,6 +537,7 @@ function checkHeaders(sl: StartLine, headers: HeaderField[], diagnostics: Diagno
           rule: 'RFC 3261 §8.1.1.5, RFC 4475 §3.1.2.17',
         });
       }
+      cseq = { seq: Number(m[1]), method: m[2] };
     }
   }
   const mf = firstValue(headers, 'max-forwards');
@@ -441,4 +553,5 @@ function checkHeaders(sl: StartLine, headers: HeaderField[], diagnostics: Diagno
       diagnostics.push({ code: 'warning-code-invalid', severity: 'error', message: `Warning code in ${JSON.stringify(h.value.slice(0, 30))} is not three digits`, rule: 'RFC 3261 §20.43, RFC 4475 §3.1.2.5', offset: h.offset });
     }
   }
+  return cseq;
 }

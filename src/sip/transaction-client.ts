@@ -60,15 +60,23 @@
  * §17.1.4: "if the transport layer indicates a failure to send [...] the
  * client transaction SHOULD inform the TU that a transport failure has
  * occurred, and the client transaction SHOULD transition directly to the
- * "Terminated" state."
+ * "Terminated" state." A stream connection that closes before any response
+ * to the request came back on it is such a failure (code
+ * ERR_CONNECTION_CLOSED): the request was sent to a server that dropped it (a
+ * TLS port given plain TCP closes the connection without a word), and
+ * waiting for timer B or F would only hide that. Once a provisional response
+ * has come, the transaction keeps waiting: the server may send the final
+ * response on a new connection (§18.2.2).
  *
  * The request is serialized once; every retransmission sends the same bytes.
  */
 import type { OutgoingMessage } from './builder.ts';
+import { formatHostPort } from './capture.ts';
 import type { SipMessage } from './message.ts';
 import { ackForNon2xx, cancelFor, type OriginalRequest } from './transaction-ack-cancel.ts';
 import type { TransactionContext } from './transaction-layer.ts';
-import { nextInterval, timeout64, timerD, timerK } from './transaction-timers.ts';
+import { nextInterval, type TimerHandle, timeout64, timerD, timerK } from './transaction-timers.ts';
+import { TransportError } from './transport.ts';
 import type { Destination, Flow } from './transport-types.ts';
 
 export type ClientTransactionState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
@@ -140,14 +148,18 @@ export class ClientTransaction {
   retransmissions = 0;
 
   readonly #ctx: TransactionContext;
-  #retransmitTimer: NodeJS.Timeout | null = null;
+  #retransmitTimer: TimerHandle = 0;
   #interval: number;
-  #stateTimer: NodeJS.Timeout | null = null;
-  #timerC: NodeJS.Timeout | null = null;
+  #stateTimer: TimerHandle = 0;
+  #timerC: TimerHandle = 0;
   #timerCFired = false;
   #pendingCancel: ClientTransactionHandlers | null = null;
   #ackBytes: Uint8Array | null = null;
-  readonly #onSendFailed = (err: unknown): void => this.#transportError(err);
+  /** The transport's answer to every send: an error ends the transaction (§17.1.4), the first success starts timer A/E. */
+  readonly #onSent = (err: unknown, flow: Flow | null): void => {
+    if (err) this.#transportError(err);
+    else if (flow !== null) this.#sent(flow);
+  };
 
   /** @internal created by TransactionLayer.sendRequest. */
   constructor(
@@ -184,10 +196,10 @@ export class ClientTransaction {
    */
   start(): void {
     const t = this.#ctx.timers;
-    this.#send(this.bytes, true);
+    this.#send(this.bytes);
     if (this.state === 'terminated') return;
-    this.#stateTimer = setTimeout(ClientTransaction.#fireStateTimer, timeout64(t), this);
-    if (this.isInvite && t.timerC > 0) this.#timerC = setTimeout(ClientTransaction.#fireTimerC, t.timerC, this);
+    this.#stateTimer = this.#ctx.queue.schedule(timeout64(t), ClientTransaction.#fireStateTimer, this);
+    if (this.isInvite && t.timerC > 0) this.#timerC = this.#ctx.queue.schedule(t.timerC, ClientTransaction.#fireTimerC, this);
   }
 
   /**
@@ -207,6 +219,19 @@ export class ClientTransaction {
     return true;
   }
 
+  /** @internal a stream connection closed: if it carried the request and nothing has come back, a transport error. */
+  connectionClosed(connId: number, reason: string): void {
+    const flow = this.flow;
+    if (flow === null || flow.connId !== connId || (this.state !== 'calling' && this.state !== 'trying')) return;
+    this.#transportError(
+      new TransportError(
+        `${flow.transport} connection ${connId} to ${formatHostPort(flow.remote)} closed before any response to the ${this.method} (${reason})`,
+        'ERR_CONNECTION_CLOSED',
+        this.destination,
+      ),
+    );
+  }
+
   /** @internal a response matched this transaction (§17.1.3); false when it is not absorbed (stray). */
   receiveResponse(response: SipMessage, flow: Flow): boolean {
     const status = response.status;
@@ -222,7 +247,7 @@ export class ClientTransaction {
         // §17.1.1.2: "Any retransmissions of the final response that are received while in the
         // "Completed" state MUST cause the ACK to be re-passed to the transport layer for
         // retransmission, but the newly received response MUST NOT be passed up to the TU."
-        if (this.isInvite && status >= 300 && this.#ackBytes !== null) this.#send(this.#ackBytes, false);
+        if (this.isInvite && status >= 300 && this.#ackBytes !== null) this.#send(this.#ackBytes);
         // A 2xx after a non-2xx final is no retransmission: the TU sees it as a stray response.
         return !(this.isInvite && status >= 200 && status < 300);
       case 'accepted':
@@ -245,10 +270,10 @@ export class ClientTransaction {
       // §17.1.2.2: E keeps running and is reset to T2 when it next fires.
       this.state = 'proceeding';
     }
-    if (this.#timerC !== null) {
+    if (this.#timerC !== 0) {
       // §16.7 step 2: "the proxy MUST reset timer C" on a provisional response.
-      clearTimeout(this.#timerC);
-      this.#timerC = setTimeout(ClientTransaction.#fireTimerC, this.#ctx.timers.timerC, this);
+      this.#ctx.queue.cancel(this.#timerC);
+      this.#timerC = this.#ctx.queue.schedule(this.#ctx.timers.timerC, ClientTransaction.#fireTimerC, this);
     }
     if (this.#pendingCancel !== null) {
       const h = this.#pendingCancel;
@@ -270,14 +295,14 @@ export class ClientTransaction {
       if (status < 300) {
         // RFC 6026 §7.2, §8.4: 2xx: Accepted, timer M; the TU (UAC core) sends the ACK.
         this.state = 'accepted';
-        this.#stateTimer = setTimeout(ClientTransaction.#fireStateTimer, timeout64(t), this);
+        this.#stateTimer = this.#ctx.queue.schedule(timeout64(t), ClientTransaction.#fireStateTimer, this);
         this.#ctx.invoke(this.handlers.onFinal, this.handlers, response, this);
         return;
       }
       // §17.1.1.2: 300-699: the client transaction generates the ACK, Completed, timer D.
       this.state = 'completed';
       this.#ackBytes = ackForNon2xx(this.original, response).toBytes();
-      this.#send(this.#ackBytes, false);
+      this.#send(this.#ackBytes);
       this.#ctx.invoke(this.handlers.onFinal, this.handlers, response, this);
       this.#completedWait(timerD(t, this.reliable));
       return;
@@ -290,7 +315,7 @@ export class ClientTransaction {
   #completedWait(ms: number): void {
     if (this.state !== 'completed') return;
     if (ms <= 0) this.terminate('completed');
-    else this.#stateTimer = setTimeout(ClientTransaction.#fireStateTimer, ms, this);
+    else this.#stateTimer = this.#ctx.queue.schedule(ms, ClientTransaction.#fireStateTimer, this);
   }
 
   #sendCancel(handlers: ClientTransactionHandlers): void {
@@ -301,27 +326,27 @@ export class ClientTransaction {
     this.cancelTransaction = this.#ctx.startClient(cancel, dest, handlers);
     // §9.1: no final response 64*T1 after the CANCEL: the INVITE transaction is given up. (In Proceeding
     // the INVITE has no timer of its own left; a non-INVITE still has timer F.)
-    if (this.isInvite && this.state === 'proceeding' && this.#stateTimer === null) {
-      this.#stateTimer = setTimeout(ClientTransaction.#fireStateTimer, timeout64(this.#ctx.timers), this);
+    if (this.isInvite && this.state === 'proceeding' && this.#stateTimer === 0) {
+      this.#stateTimer = this.#ctx.queue.schedule(timeout64(this.#ctx.timers), ClientTransaction.#fireStateTimer, this);
     }
   }
 
   static #fireRetransmit(tx: ClientTransaction): void {
-    tx.#retransmitTimer = null;
+    tx.#retransmitTimer = 0;
     const state = tx.state;
     if (state !== 'calling' && state !== 'trying' && state !== 'proceeding') return;
     if (state === 'proceeding' && tx.isInvite) return;
     tx.retransmissions++;
-    tx.#send(tx.bytes, false);
+    tx.#send(tx.bytes);
     if (tx.state === 'terminated') return;
     const t = tx.#ctx.timers;
     // A doubles without a cap; E doubles up to T2, and is T2 in Proceeding.
     tx.#interval = tx.isInvite ? nextInterval(tx.#interval, null) : state === 'proceeding' ? t.t2 : nextInterval(tx.#interval, t.t2);
-    tx.#retransmitTimer = setTimeout(ClientTransaction.#fireRetransmit, tx.#interval, tx);
+    tx.#retransmitTimer = tx.#ctx.queue.schedule(tx.#interval, ClientTransaction.#fireRetransmit, tx);
   }
 
   static #fireStateTimer(tx: ClientTransaction): void {
-    tx.#stateTimer = null;
+    tx.#stateTimer = 0;
     switch (tx.state) {
       case 'calling':
         tx.#timeout('B');
@@ -340,7 +365,7 @@ export class ClientTransaction {
   }
 
   static #fireTimerC(tx: ClientTransaction): void {
-    tx.#timerC = null;
+    tx.#timerC = 0;
     if (tx.state !== 'calling' && tx.state !== 'proceeding') return;
     // §16.8: "If the client transaction has received a provisional response, the proxy MUST generate a
     // CANCEL request matching that transaction. If the client transaction has not received a
@@ -352,7 +377,7 @@ export class ClientTransaction {
     tx.#timerCFired = true;
     tx.cancel();
     // Should no final response follow the CANCEL, the next expiry ends the transaction.
-    tx.#timerC = setTimeout(ClientTransaction.#fireTimerC, tx.#ctx.timers.timerC, tx);
+    tx.#timerC = tx.#ctx.queue.schedule(tx.#ctx.timers.timerC, ClientTransaction.#fireTimerC, tx);
   }
 
   #timeout(timer: ClientTimeout): void {
@@ -363,23 +388,22 @@ export class ClientTransaction {
     this.terminate('timeout');
   }
 
-  #send(bytes: Uint8Array, first: boolean): void {
-    let p: Promise<Flow>;
-    try {
-      p = this.#ctx.transport.send(bytes, this.destination);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    if (first) p.then((flow) => this.#sent(flow), this.#onSendFailed);
-    else p.then(undefined, this.#onSendFailed);
+  /** Sends; the transport's answer goes to #onSent. */
+  #send(bytes: Uint8Array): void {
+    this.#ctx.send(bytes, this.destination, this.#onSent);
   }
 
+  /**
+   * After every successful send. The first copy of the request on the wire
+   * starts timer A/E (see `start()`); retransmissions and ACKs find it
+   * running, or the state past it.
+   */
   #sent(flow: Flow): void {
     if (this.flow === null) this.flow = flow;
     // Timer A/E, UDP only (the transport may carry a request on a stream although UDP was asked for).
-    if (this.reliable || flow.transport !== 'udp' || this.#retransmitTimer !== null || this.retransmissions > 0) return;
+    if (this.reliable || flow.transport !== 'udp' || this.#retransmitTimer !== 0 || this.retransmissions > 0) return;
     if (this.state === 'calling' || this.state === 'trying' || (this.state === 'proceeding' && !this.isInvite)) {
-      this.#retransmitTimer = setTimeout(ClientTransaction.#fireRetransmit, this.#interval, this);
+      this.#retransmitTimer = this.#ctx.queue.schedule(this.#interval, ClientTransaction.#fireRetransmit, this);
     }
   }
 
@@ -406,23 +430,23 @@ export class ClientTransaction {
   }
 
   #clearRetransmit(): void {
-    if (this.#retransmitTimer !== null) {
-      clearTimeout(this.#retransmitTimer);
-      this.#retransmitTimer = null;
+    if (this.#retransmitTimer !== 0) {
+      this.#ctx.queue.cancel(this.#retransmitTimer);
+      this.#retransmitTimer = 0;
     }
   }
 
   #clearState(): void {
-    if (this.#stateTimer !== null) {
-      clearTimeout(this.#stateTimer);
-      this.#stateTimer = null;
+    if (this.#stateTimer !== 0) {
+      this.#ctx.queue.cancel(this.#stateTimer);
+      this.#stateTimer = 0;
     }
   }
 
   #clearTimerC(): void {
-    if (this.#timerC !== null) {
-      clearTimeout(this.#timerC);
-      this.#timerC = null;
+    if (this.#timerC !== 0) {
+      this.#ctx.queue.cancel(this.#timerC);
+      this.#timerC = 0;
     }
   }
 

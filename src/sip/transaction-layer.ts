@@ -49,8 +49,8 @@ import {
   tagOfHeaderValue,
 } from './transaction-matching.ts';
 import { ServerTransaction } from './transaction-server.ts';
-import { resolveTimers, type TimerSettings } from './transaction-timers.ts';
-import type { Destination, Flow, SipTransport } from './transport-types.ts';
+import { resolveTimers, TimerQueue, type TimerSettings } from './transaction-timers.ts';
+import type { Destination, Flow, SendCallback, SipTransport } from './transport-types.ts';
 import { parseVia } from './via.ts';
 
 export interface TransactionLayerOptions {
@@ -72,6 +72,12 @@ export interface TransactionContext {
   readonly transport: SipTransport;
   readonly timers: Readonly<TimerSettings>;
   readonly tryingDelay: number | false;
+  /** Every timer of the layer's transactions. */
+  readonly queue: TimerQueue;
+  /** Sends through the transport; `done` is called once, later, with the error or the flow used. */
+  send(bytes: Uint8Array, dest: Destination, done: SendCallback): void;
+  /** A registered server transaction let go of its parsed request. */
+  releaseRequest(): void;
   startClient(request: OutgoingMessage, dest: Destination, handlers: ClientTransactionHandlers | undefined): ClientTransaction;
   forgetClient(tx: ClientTransaction): void;
   forgetServer(tx: ServerTransaction): void;
@@ -95,6 +101,9 @@ class Context implements TransactionContext {
   readonly servers = new Map<string, ServerTransaction>();
   /** Registered server transactions (the map also holds alias keys). */
   serverCount = 0;
+  /** Registered server transactions still holding their parsed request (no final response sent yet). */
+  requestsHeld = 0;
+  readonly queue: TimerQueue;
   readonly sentBy = new Map<TransportProtocol, string>();
   closed = false;
   onRequest: RequestHandler | undefined;
@@ -109,6 +118,29 @@ class Context implements TransactionContext {
     const d = options.tryingDelay ?? 200;
     this.tryingDelay = d === false ? false : Math.max(0, d);
     this.onHandlerError = options.onHandlerError ?? ((err) => console.error('trunklab transaction layer: a handler threw:', err));
+    this.queue = new TimerQueue((err) => this.reportError(err));
+  }
+
+  send(bytes: Uint8Array, dest: Destination, done: SendCallback): void {
+    const transport = this.transport;
+    if (transport.sendNow !== undefined) {
+      transport.sendNow(bytes, dest, done);
+      return;
+    }
+    let p: Promise<Flow>;
+    try {
+      p = transport.send(bytes, dest);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (flow) => done(null, flow),
+      (err: unknown) => done(err ?? new Error('send failed'), null),
+    );
+  }
+
+  releaseRequest(): void {
+    this.requestsHeld--;
   }
 
   invoke<A, B, C = undefined>(fn: ((a: A, b: B, c: C) => void) | undefined, self: unknown, a: A, b: B, c?: C): boolean {
@@ -187,6 +219,20 @@ class Context implements TransactionContext {
     if (this.clients.get(tx.key) === tx) this.clients.delete(tx.key);
   }
 
+  /**
+   * A stream connection closed: client transactions still waiting for a
+   * first response on it fail (§17.1.4). On the next turn of the event loop,
+   * so that whoever else listens to the transport's connections sees the
+   * close before the failures it causes.
+   */
+  readonly onConnection = (event: { type: 'open' | 'close'; connId: number; reason?: string }): void => {
+    if (this.closed || event.type !== 'close') return;
+    setImmediate(() => {
+      if (this.closed) return;
+      for (const tx of [...this.clients.values()]) tx.connectionClosed(event.connId, event.reason ?? 'closed');
+    });
+  };
+
   #onResponse(msg: SipMessage, flow: Flow): void {
     const status = msg.status;
     const key = status >= 100 && status <= 699 ? responseKey(msg) : null;
@@ -241,6 +287,7 @@ class Context implements TransactionContext {
     if (key !== null) {
       this.servers.set(key, tx);
       this.serverCount++;
+      this.requestsHeld++;
     }
     tx.start();
     const handler = this.onRequest;
@@ -273,6 +320,7 @@ class Context implements TransactionContext {
     // §9.2: matched as if its method were the cancelled request's (INVITE; CANCEL of other methods is not sent, §9.1).
     const invite = this.servers.get(serverKey(msg, via, 'INVITE'));
     const cancelTx = new ServerTransaction(this, msg, flow, key, rfc2543);
+    this.requestsHeld++;
     this.servers.set(key, cancelTx);
     this.serverCount++;
     cancelTx.start();
@@ -314,6 +362,7 @@ class Context implements TransactionContext {
     for (const tx of servers) tx.terminate('closed');
     this.clients.clear();
     this.servers.clear();
+    this.queue.close();
   }
 }
 
@@ -328,6 +377,7 @@ export class TransactionLayer {
   constructor(transport: SipTransport, options: TransactionLayerOptions = {}) {
     this.#ctx = new Context(transport, options);
     transport.onMessage(this.#ctx.onMessage);
+    transport.onConnection?.(this.#ctx.onConnection);
   }
 
   get transport(): SipTransport {
@@ -345,6 +395,20 @@ export class TransactionLayer {
   /** Live (matchable) transactions. */
   get size(): { client: number; server: number } {
     return { client: this.#ctx.clients.size, server: this.#ctx.serverCount };
+  }
+
+  /**
+   * Server transactions still holding their parsed request: those without a
+   * final response yet. Once the final response is sent, a transaction keeps
+   * only what retransmissions and the ACK need (see transaction-server.ts).
+   */
+  get heldRequests(): number {
+    return this.#ctx.requestsHeld;
+  }
+
+  /** Transaction timers pending (every timer of every transaction of this layer). */
+  get pendingTimers(): number {
+    return this.#ctx.queue.size;
   }
 
   /**

@@ -45,12 +45,28 @@
  *
  * Branch values are compared as sent (case-sensitive): a retransmission
  * carries the same bytes. sent-by hosts are compared case-insensitively.
+ *
+ * Keys are joined (`Array.prototype.join`), not concatenated: V8 keeps a
+ * concatenation as a tree of its parts and a substring of 13 characters or
+ * more as a view of its parent, so a key built with `+` from a branch read
+ * out of a parsed request keeps that request's whole header section alive as
+ * long as the transaction (32 s) — `join` copies into one new string.
  */
 import type { SipMessage } from './message.ts';
 import { MAGIC_COOKIE, type Via } from './via.ts';
 
 /** Separator that cannot occur in a header value after unfolding. */
 const SEP = '\n';
+
+/**
+ * `s` as a string of its own (see the file's comment): a substring of a
+ * parsed message that is kept for long is copied, so that the message's
+ * text can be collected.
+ */
+export function ownString(s: string): string {
+  // V8 copies substrings shorter than 13 characters anyway; join makes one flat copy of the rest.
+  return s.length < 13 ? s : [s.slice(0, 1), s.slice(1)].join('');
+}
 
 /** True when `branch` starts with the RFC 3261 magic cookie and has an id after it (§8.1.1.7). */
 export function isRfc3261Branch(branch: string | null | undefined): branch is string {
@@ -81,7 +97,7 @@ export function cseqNumber(msg: SipMessage): string {
  */
 export function serverKey(msg: SipMessage, via: Via, method: string, toTag?: string | null): string {
   const branch = via.branch;
-  if (isRfc3261Branch(branch)) return `${branch}${SEP}${via.host.toLowerCase()}:${via.port ?? ''}${SEP}${method}`;
+  if (isRfc3261Branch(branch)) return [branch, via.host.toLowerCase(), via.port ?? '', method].join(SEP);
   return rfc2543ServerKey(msg, via, method, toTag === undefined ? msg.toTag : toTag);
 }
 
@@ -92,7 +108,7 @@ export function serverKey(msg: SipMessage, via: Via, method: string, toTag?: str
  * and the To tag of the response, so the CSeq method is left out of the key.
  */
 export function rfc2543ServerKey(msg: SipMessage, via: Via, method: string, toTag: string | null): string {
-  return `2543${SEP}${msg.requestUri}${SEP}${toTag ?? ''}${SEP}${msg.fromTag ?? ''}${SEP}${msg.callId}${SEP}${cseqNumber(msg)}${SEP}${method}${SEP}${via.text}`;
+  return ['2543', msg.requestUri, toTag ?? '', msg.fromTag ?? '', msg.callId, cseqNumber(msg), method, via.text].join(SEP);
 }
 
 /**
@@ -101,12 +117,12 @@ export function rfc2543ServerKey(msg: SipMessage, via: Via, method: string, toTa
  * (§13.2.2.4): Call-ID, From tag, To tag of the 2xx, CSeq number.
  */
 export function ackFor2xxKey(callId: string, fromTag: string | null, toTag: string | null, cseq: string): string {
-  return `ack${SEP}${callId}${SEP}${fromTag ?? ''}${SEP}${toTag ?? ''}${SEP}${cseq}`;
+  return ['ack', callId, fromTag ?? '', toTag ?? '', cseq].join(SEP);
 }
 
 /** Client transaction key (§17.1.3): the branch we sent and the CSeq method. */
 export function clientKey(branch: string, method: string): string {
-  return `${branch}${SEP}${method}`;
+  return [branch, method].join(SEP);
 }
 
 /**
@@ -115,7 +131,7 @@ export function clientKey(branch: string, method: string): string {
  * From tag instead.
  */
 export function clientFallbackKey(callId: string, cseq: string, method: string, fromTag: string | null): string {
-  return `2543${SEP}${callId}${SEP}${cseq}${SEP}${method}${SEP}${fromTag ?? ''}`;
+  return ['2543', callId, cseq, method, fromTag ?? ''].join(SEP);
 }
 
 /** The client key a response matches (§17.1.3), or null when it has no top Via. */

@@ -71,14 +71,25 @@
  * §17.2.4: "the server transaction [...] SHOULD inform the TU that a failure
  * has occurred, and SHOULD transition to the terminated state" when the
  * transport fails to send a response.
+ *
+ * Memory: once the final response is sent, the transaction lets go of the
+ * parsed request (`request` becomes null). What it still needs for the 32 s
+ * it may live on (timers H, J, L) is kept apart: the matching keys, where
+ * responses go, the To tag, the serialized final response (retransmitted on
+ * a request retransmission or by timer G), and the dialog identifiers the ACK
+ * of a 2xx is matched on. A parsed INVITE with its header views is several
+ * kilobytes; at thousands of calls per second, 32 s of them is the heap.
+ * After the final response, `createResponse()` throws: a transaction sends
+ * nothing new after its final response but further 2xx (RFC 6026), which a
+ * proxy builds from the downstream response and passes to `respond()`.
  */
 import { newTag, type OutgoingMessage, reasonPhrase, responseTo } from './builder.ts';
 import type { SipMessage } from './message.ts';
 import { responseDestination, stampTopVia, viaReceivedParams } from './response-routing.ts';
 import type { TerminationReason } from './transaction-client.ts';
 import type { TransactionContext } from './transaction-layer.ts';
-import { ackFor2xxKey, cseqNumber, rfc2543ServerKey, tagOfHeaderValue } from './transaction-matching.ts';
-import { nextInterval, timeout64, timerI, timerJ } from './transaction-timers.ts';
+import { ackFor2xxKey, cseqNumber, ownString, rfc2543ServerKey, tagOfHeaderValue } from './transaction-matching.ts';
+import { nextInterval, type TimerHandle, timeout64, timerI, timerJ } from './transaction-timers.ts';
 import type { Destination, Flow } from './transport-types.ts';
 
 export type ServerTransactionState = 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
@@ -107,7 +118,6 @@ export interface RespondOptions {
 export type ServerTimeout = 'H' | 'L' | 'F';
 
 export class ServerTransaction {
-  readonly request: SipMessage;
   /** The flow the request arrived on. */
   readonly flow: Flow;
   readonly method: string;
@@ -145,21 +155,30 @@ export class ServerTransaction {
   onTerminated: ((tx: ServerTransaction) => void) | undefined = undefined;
 
   readonly #ctx: TransactionContext;
+  /** The parsed request until the final response is sent (see the file's comment), then null. */
+  #request: SipMessage | null;
   /** undefined: not looked up yet (the To header is only read when a tag is needed). */
   #localTag: string | null | undefined = undefined;
   #dest: Destination | null = null;
+  /** The last response sent, as bytes, while a retransmission may need it. */
   #last: Uint8Array | null = null;
-  #retransmitTimer: NodeJS.Timeout | null = null;
+  #retransmitTimer: TimerHandle = 0;
   #interval: number;
-  #stateTimer: NodeJS.Timeout | null = null;
+  #stateTimer: TimerHandle = 0;
   #retransmitting2xx = false;
   #aliases: string[] | null = null;
-  readonly #onSendFailed = (err: unknown): void => this.#transportError(err);
+  /** INVITE: Call-ID, From tag and CSeq number, the part of the 2xx ACK's key that is the request's (kept past the release). */
+  #ackKeyParts: [callId: string, fromTag: string | null, cseq: string] | null = null;
+  /** The transport's answer to every send: an error ends the transaction (§17.2.4), success may start a retransmission timer. */
+  readonly #onSent = (err: unknown): void => {
+    if (err) this.#transportError(err);
+    else this.#armRetransmit();
+  };
 
   /** @internal created by the layer for a new request. */
   constructor(ctx: TransactionContext, request: SipMessage, flow: Flow, key: string | null, rfc2543: boolean) {
     this.#ctx = ctx;
-    this.request = request;
+    this.#request = request;
     this.flow = flow;
     this.method = request.method;
     this.isInvite = request.method === 'INVITE';
@@ -178,15 +197,23 @@ export class ServerTransaction {
       // will generate a provisional or final response within 200 ms".
       const delay = this.#ctx.tryingDelay;
       if (delay === 0) this.#sendTrying();
-      else if (delay !== false) this.#retransmitTimer = setTimeout(ServerTransaction.#fireRetransmit, delay, this);
+      else if (delay !== false) this.#retransmitTimer = this.#ctx.queue.schedule(delay, ServerTransaction.#fireRetransmit, this);
     } else {
-      this.#stateTimer = setTimeout(ServerTransaction.#fireStateTimer, timeout64(this.#ctx.timers), this);
+      this.#stateTimer = this.#ctx.queue.schedule(timeout64(this.#ctx.timers), ServerTransaction.#fireStateTimer, this);
     }
+  }
+
+  /**
+   * The request that created the transaction, until the final response is
+   * sent (or the transaction ends); null after that (see the file's comment).
+   */
+  get request(): SipMessage | null {
+    return this.#request;
   }
 
   /** To tag of this side: the request's, else the first the TU sent, else one the layer made (CANCEL 200). */
   get localTag(): string | null {
-    if (this.#localTag === undefined) this.#localTag = tagOfHeaderValue(this.request.get('to'));
+    if (this.#localTag === undefined) this.#localTag = this.#request === null ? null : tagOfHeaderValue(this.#request.get('to'));
     return this.#localTag;
   }
 
@@ -196,7 +223,10 @@ export class ServerTransaction {
 
   /** Where responses go (§18.2.2, RFC 3581). */
   get destination(): Destination {
-    if (this.#dest === null) this.#dest = responseDestination(this.request, this.flow);
+    if (this.#dest === null) {
+      // The request is held until #dest is known: #release() computes it first.
+      this.#dest = responseDestination(this.#request as SipMessage, this.flow);
+    }
     return this.#dest;
   }
 
@@ -204,24 +234,39 @@ export class ServerTransaction {
    * A response to this request per §8.2.6: Via/From/To/Call-ID/CSeq copied,
    * the To tag set (except on 100), `received`/`rport` stamped on the top
    * Via (§18.2.1, RFC 3581), Timestamp copied on 100 (§8.2.6.1).
+   *
+   * Throws once the final response is sent or the transaction has ended:
+   * the request is released then, and nothing new may be sent but a further
+   * 2xx to an INVITE, built from elsewhere and passed to `respond()`.
    */
   createResponse(status: number, reason?: string): OutgoingMessage {
+    const request = this.#request;
+    if (request === null) {
+      throw new Error(
+        `createResponse(${status}) on the ${this.method} server transaction ${this.state === 'terminated' ? 'that has ended' : `after its final response ${this.lastStatus}`}: ` +
+          'the request is released once the final response is sent (RFC 3261 §17.2: only retransmissions follow it; a further 2xx to an INVITE goes to respond())',
+      );
+    }
     let tag: string | undefined;
     if (status > 100) {
       if (this.localTag === null) this.localTag = newTag();
       tag = this.localTag;
     }
-    const res = responseTo(this.request, status, reason ?? reasonPhrase(status), tag);
-    stampTopVia(res, viaReceivedParams(this.request, this.flow));
+    const res = responseTo(request, status, reason ?? reasonPhrase(status), tag);
+    stampTopVia(res, viaReceivedParams(request, this.flow));
     if (status === 100) {
-      const ts = this.request.get('timestamp');
+      const ts = request.get('timestamp');
       if (ts !== undefined) res.append('Timestamp', ts);
     }
     return res;
   }
 
-  /** `respond(createResponse(status, reason), options)`. */
+  /**
+   * `respond(createResponse(status, reason), options)`; false, sending
+   * nothing, once the final response is sent (where `createResponse` throws).
+   */
   reply(status: number, reason?: string, options?: RespondOptions): boolean {
+    if (this.#request === null) return false;
     return this.respond(this.createResponse(status, reason), options);
   }
 
@@ -268,20 +313,25 @@ export class ServerTransaction {
     }
     const t = this.#ctx.timers;
     if (this.isInvite) {
-      if (this.rfc2543) {
+      const request = this.#request;
+      if (this.rfc2543 && request !== null) {
         // §17.2.3: the ACK of an RFC 2543 client carries the To tag of this response.
         const tag = tagOfHeaderValue(response.get('to'));
-        if (tag !== this.request.toTag) this.#alias(rfc2543ServerKey(this.request, this.request.topVia!, 'INVITE', tag));
+        if (tag !== request.toTag) this.#alias(rfc2543ServerKey(request, request.topVia!, 'INVITE', tag));
       }
+      this.#release();
       // Timer G (unreliable transports) starts once the response is on the wire (see #armRetransmit).
-      this.#send(bytes, !this.reliable);
-      this.#stateTimer = setTimeout(ServerTransaction.#fireStateTimer, timeout64(t), this);
+      this.#send(bytes);
+      if (this.state === 'completed') this.#stateTimer = this.#ctx.queue.schedule(timeout64(t), ServerTransaction.#fireStateTimer, this);
       return true;
     }
+    this.#release();
     this.#send(bytes);
     const j = timerJ(t, this.reliable);
+    // Kept for timer J (32 s): in a copy of its own, not in the 8 KiB pool slab Node cut it from, which it would pin.
+    if (j > 0) this.#last = new Uint8Array(bytes);
     if (j <= 0) this.terminate('completed');
-    else if (this.state === 'completed') this.#stateTimer = setTimeout(ServerTransaction.#fireStateTimer, j, this);
+    else if (this.state === 'completed') this.#stateTimer = this.#ctx.queue.schedule(j, ServerTransaction.#fireStateTimer, this);
     return true;
   }
 
@@ -293,21 +343,46 @@ export class ServerTransaction {
     this.state = 'accepted';
     if (this.key !== null) {
       // The ACK of this 2xx is a transaction of its own (§13.2.2.4, new branch): recognise it by dialog.
-      const tag = tagOfHeaderValue(response.get('to'));
-      this.#alias(ackFor2xxKey(this.request.callId, tagOfHeaderValue(this.request.get('from')), tag, cseqNumber(this.request)));
+      const request = this.#request;
+      if (this.#ackKeyParts === null && request !== null) {
+        const fromTag = tagOfHeaderValue(request.get('from'));
+        this.#ackKeyParts = [ownString(request.callId), fromTag === null ? null : ownString(fromTag), cseqNumber(request)];
+      }
+      const parts = this.#ackKeyParts;
+      if (parts !== null) this.#alias(ackFor2xxKey(parts[0], parts[1], tagOfHeaderValue(response.get('to')), parts[2]));
     }
     const retransmit = options?.retransmit2xx === true && !this.ackReceived && this.key !== null;
     if (retransmit) {
       this.#retransmitting2xx = true;
       this.#clearRetransmit();
       this.#interval = this.#ctx.timers.t1;
+    } else if (this.ackReceived || !this.#retransmitting2xx) {
+      // Nothing will retransmit these bytes (a retransmitted INVITE is absorbed in Accepted, RFC 6026 §7.1).
+      this.#last = null;
     }
-    this.#send(bytes, retransmit);
+    this.#release();
+    this.#send(bytes);
     if (this.key === null) {
       this.terminate('completed');
       return;
     }
-    if (first) this.#stateTimer = setTimeout(ServerTransaction.#fireStateTimer, timeout64(this.#ctx.timers), this);
+    if (first && this.state === 'accepted') this.#stateTimer = this.#ctx.queue.schedule(timeout64(this.#ctx.timers), ServerTransaction.#fireStateTimer, this);
+  }
+
+  /**
+   * Lets go of the parsed request once the final response is sent: what the
+   * transaction still needs (where responses go, the To tag, the keys) is
+   * taken from it first.
+   */
+  #release(): void {
+    const request = this.#request;
+    if (request === null) return;
+    if (this.#dest === null) this.#dest = responseDestination(request, this.flow);
+    // The tag may have been read from the request (an in-dialog request carries it): keep a copy of its own.
+    const tag = this.#localTag === undefined ? tagOfHeaderValue(request.get('to')) : this.#localTag;
+    this.#localTag = tag === null ? null : ownString(tag);
+    this.#request = null;
+    if (this.key !== null) this.#ctx.releaseRequest();
   }
 
   /** @internal a retransmission of the request matched this transaction. */
@@ -340,17 +415,19 @@ export class ServerTransaction {
       case 'completed': {
         this.ackReceived = true;
         this.state = 'confirmed';
+        this.#last = null; // Confirmed absorbs ACKs; nothing is retransmitted any more
         this.#clearRetransmit();
         this.#clearState();
         const i = timerI(this.#ctx.timers, this.reliable);
         if (i <= 0) this.terminate('completed');
-        else this.#stateTimer = setTimeout(ServerTransaction.#fireStateTimer, i, this);
+        else this.#stateTimer = this.#ctx.queue.schedule(i, ServerTransaction.#fireStateTimer, this);
         return true;
       }
       case 'confirmed':
         return true;
       case 'accepted':
         this.ackReceived = true;
+        this.#last = null; // INVITE retransmissions are absorbed in Accepted; the 2xx is not re-sent after its ACK
         if (this.#retransmitting2xx) {
           this.#retransmitting2xx = false;
           this.#clearRetransmit();
@@ -373,7 +450,7 @@ export class ServerTransaction {
   }
 
   #sendTrying(): void {
-    if (this.state !== 'proceeding' || this.lastStatus !== 0) return;
+    if (this.state !== 'proceeding' || this.lastStatus !== 0 || this.#request === null) return;
     const bytes = this.createResponse(100, 'Trying').toBytes();
     this.#last = bytes;
     this.lastStatus = 100;
@@ -393,7 +470,7 @@ export class ServerTransaction {
   }
 
   static #fireRetransmit(tx: ServerTransaction): void {
-    tx.#retransmitTimer = null;
+    tx.#retransmitTimer = 0;
     const t = tx.#ctx.timers;
     switch (tx.state) {
       case 'proceeding':
@@ -410,11 +487,11 @@ export class ServerTransaction {
     }
     tx.#send(tx.#last);
     tx.#interval = nextInterval(tx.#interval, t.t2);
-    tx.#retransmitTimer = setTimeout(ServerTransaction.#fireRetransmit, tx.#interval, tx);
+    tx.#retransmitTimer = tx.#ctx.queue.schedule(tx.#interval, ServerTransaction.#fireRetransmit, tx);
   }
 
   static #fireStateTimer(tx: ServerTransaction): void {
-    tx.#stateTimer = null;
+    tx.#stateTimer = 0;
     switch (tx.state) {
       case 'trying':
       case 'proceeding':
@@ -445,29 +522,23 @@ export class ServerTransaction {
     this.terminate('timeout');
   }
 
-  /** Sends; with `arm`, starts the retransmission timer once the transport reports the bytes sent. */
-  #send(bytes: Uint8Array, arm = false): void {
-    let p: Promise<Flow>;
-    try {
-      p = this.#ctx.transport.send(bytes, this.destination);
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    if (arm) p.then(() => this.#armRetransmit(), this.#onSendFailed);
-    else p.then(undefined, this.#onSendFailed);
+  /** Sends; the transport's answer goes to #onSent. */
+  #send(bytes: Uint8Array): void {
+    this.#ctx.send(bytes, this.destination, this.#onSent);
   }
 
   /**
-   * Timer G (§17.2.1) and the 2xx retransmission (§13.3.1.4) start when the
-   * first copy is on the wire, not when it was handed to the transport: Node
-   * starts a timer at the event loop's cached time, which lags behind a long
-   * loop iteration, and the first interval would come out short.
+   * Timer G (§17.2.1, unreliable transports) and the 2xx retransmission
+   * (§13.3.1.4, every transport) start when the first copy is on the wire,
+   * not when it was handed to the transport (a connection may still be
+   * opening). Called after every successful send: only the first one of a
+   * response finds no timer running.
    */
   #armRetransmit(): void {
-    if (this.#retransmitTimer !== null) return;
+    if (this.#retransmitTimer !== 0 || this.#last === null) return;
     const state = this.state;
-    if ((state === 'completed' && this.isInvite) || (state === 'accepted' && this.#retransmitting2xx && !this.ackReceived)) {
-      this.#retransmitTimer = setTimeout(ServerTransaction.#fireRetransmit, this.#interval, this);
+    if ((state === 'completed' && this.isInvite && !this.reliable) || (state === 'accepted' && this.#retransmitting2xx && !this.ackReceived)) {
+      this.#retransmitTimer = this.#ctx.queue.schedule(this.#interval, ServerTransaction.#fireRetransmit, this);
     }
   }
 
@@ -493,23 +564,29 @@ export class ServerTransaction {
     this.state = 'terminated';
     if (this.terminationReason === null) this.terminationReason = reason;
     this.#retransmitting2xx = false;
+    this.#last = null;
     this.#clearRetransmit();
     this.#clearState();
+    if (this.#request !== null) {
+      this.#request = null;
+      if (this.key !== null) this.#ctx.releaseRequest();
+    }
     this.#ctx.forgetServer(this);
     this.#ctx.invoke(this.onTerminated, this, this, undefined);
   }
 
   #clearRetransmit(): void {
-    if (this.#retransmitTimer !== null) {
-      clearTimeout(this.#retransmitTimer);
-      this.#retransmitTimer = null;
+    if (this.#retransmitTimer !== 0) {
+      this.#ctx.queue.cancel(this.#retransmitTimer);
+      this.#retransmitTimer = 0;
     }
   }
 
   #clearState(): void {
-    if (this.#stateTimer !== null) {
-      clearTimeout(this.#stateTimer);
-      this.#stateTimer = null;
+    if (this.#stateTimer !== 0) {
+      this.#ctx.queue.cancel(this.#stateTimer);
+      this.#stateTimer = 0;
     }
   }
 }
+

@@ -112,3 +112,185 @@ export function nextInterval(current: number, cap: number | null): number {
   const doubled = current * 2;
   return cap !== null && doubled > cap ? cap : doubled;
 }
+
+/** A scheduled timer: 0 is "none". */
+export type TimerHandle = number;
+
+/** Lanes per queue (delays in use at once); the handle keeps the lane number in its low bits. */
+const LANE_BITS = 8;
+const MAX_LANES = 1 << LANE_BITS;
+/** A lane's entries due within this many ms of now fire together (Node timers have 1 ms resolution). */
+const EARLY_MS = 1;
+
+/** One delay's timers, in the order they were scheduled (hence in deadline order). */
+class Lane {
+  readonly index: number;
+  delay: number;
+  /** Entries [head, ids.length) are pending; a cancelled entry has a null callback. */
+  ids: number[] = [];
+  deadlines: number[] = [];
+  fns: Array<((target: never) => void) | null> = [];
+  targets: unknown[] = [];
+  head = 0;
+  live = 0;
+  timer: NodeJS.Timeout | null = null;
+  /** Its entries are being run: `schedule` leaves the Node timer to the run's end. */
+  running = false;
+  readonly run: () => void;
+
+  constructor(index: number, delay: number, queue: TimerQueue) {
+    this.index = index;
+    this.delay = delay;
+    this.run = () => queue.runLane(this);
+  }
+
+  /** Drops every entry (none is live). */
+  reset(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.ids = [];
+    this.deadlines = [];
+    this.fns = [];
+    this.targets = [];
+    this.head = 0;
+    this.live = 0;
+  }
+}
+
+/**
+ * The timers of one transaction layer on a few shared Node timers: one lane per
+ * distinct delay (T1, 2*T1, ..., T2, T4, 64*T1, the 100 Trying delay), each a
+ * FIFO, since timers of equal delay expire in the order they were set. A
+ * transaction holds a number, not a Node `Timeout` object: at thousands of
+ * calls per second, every call's INVITE and BYE transactions wait 64*T1 = 32 s
+ * (timers H, J, L), and as many `Timeout` objects (plus their argument
+ * arrays) living that long fill the old generation the garbage collector has
+ * to mark. Deadlines are taken from `performance.now()` when the timer is
+ * set, not from the event loop's cached time, which lags behind a long loop
+ * iteration and makes a Node timer fire early.
+ *
+ * A lane keeps one Node timer while it has a live entry; `close()` clears them
+ * all, so a closed layer keeps no timer alive.
+ */
+export class TimerQueue {
+  readonly #lanes: Array<Lane | undefined> = [];
+  readonly #byDelay = new Map<number, Lane>();
+  #seq = 0;
+  #closed = false;
+  /** A timer callback threw (the queue carries on with the other timers). */
+  readonly #onError: (error: unknown) => void;
+
+  constructor(onError: (error: unknown) => void) {
+    this.#onError = onError;
+  }
+
+  /** Calls `fire(target)` after `delay` ms (rounded to whole ms, at least 1); returns the handle for `cancel`. */
+  schedule<T>(delay: number, fire: (target: T) => void, target: T): TimerHandle {
+    if (this.#closed) return 0;
+    const ms = delay >= 1 ? Math.round(delay) : 1;
+    let lane = this.#byDelay.get(ms);
+    if (lane === undefined) lane = this.#newLane(ms);
+    const id = ++this.#seq * MAX_LANES + lane.index;
+    lane.ids.push(id);
+    lane.deadlines.push(performance.now() + ms);
+    lane.fns.push(fire as (target: never) => void);
+    lane.targets.push(target);
+    lane.live++;
+    if (lane.timer === null && !lane.running) lane.timer = setTimeout(lane.run, ms);
+    return id;
+  }
+
+  /** Cancels a pending timer (one that has neither fired nor been cancelled). */
+  cancel(handle: TimerHandle): void {
+    const lane = this.#lanes[handle % MAX_LANES];
+    if (lane === undefined) return;
+    // Ids grow in each lane: binary search.
+    const ids = lane.ids;
+    let lo = lane.head;
+    let hi = ids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const v = ids[mid];
+      if (v < handle) lo = mid + 1;
+      else if (v > handle) hi = mid - 1;
+      else {
+        if (lane.fns[mid] === null) return;
+        lane.fns[mid] = null;
+        lane.targets[mid] = null;
+        if (--lane.live === 0) lane.reset();
+        return;
+      }
+    }
+  }
+
+  /** Pending timers (for tests and diagnostics). */
+  get size(): number {
+    let n = 0;
+    for (const lane of this.#byDelay.values()) n += lane.live;
+    return n;
+  }
+
+  /** Cancels everything; later `schedule` calls do nothing. */
+  close(): void {
+    this.#closed = true;
+    for (const lane of this.#byDelay.values()) lane.reset();
+  }
+
+  #newLane(ms: number): Lane {
+    let index = this.#lanes.length;
+    if (index >= MAX_LANES) {
+      // Many distinct delays over time (timer C values, T1 settings): reuse an idle lane.
+      index = this.#lanes.findIndex((l) => l !== undefined && l.live === 0);
+      if (index < 0) throw new RangeError(`more than ${MAX_LANES} distinct transaction timer delays pending at once`);
+      const old = this.#lanes[index]!;
+      old.reset();
+      this.#byDelay.delete(old.delay);
+    }
+    const lane = new Lane(index, ms, this);
+    this.#lanes[index] = lane;
+    this.#byDelay.set(ms, lane);
+    return lane;
+  }
+
+  /** @internal a lane's Node timer fired: runs every entry that is due. */
+  runLane(lane: Lane): void {
+    lane.timer = null;
+    lane.running = true;
+    const now = performance.now() + EARLY_MS;
+    // The lane's arrays are read afresh each turn: a callback may cancel (emptying the lane) or schedule.
+    while (lane.head < lane.ids.length && lane.deadlines[lane.head] <= now) {
+      const i = lane.head++;
+      const fn = lane.fns[i];
+      if (fn === null) continue;
+      const target = lane.targets[i];
+      lane.fns[i] = null;
+      lane.targets[i] = null;
+      lane.live--;
+      try {
+        fn(target as never);
+      } catch (err) {
+        this.#onError(err);
+      }
+    }
+    lane.running = false;
+    if (lane.live === 0) {
+      lane.reset();
+      return;
+    }
+    // Skip cancelled entries at the head so the next wake-up is for a live one; drop what has been run.
+    const fns = lane.fns;
+    let i = lane.head;
+    while (i < fns.length && fns[i] === null) i++;
+    if (i > 1024 && i * 2 > fns.length) {
+      lane.ids.splice(0, i);
+      lane.deadlines.splice(0, i);
+      fns.splice(0, i);
+      lane.targets.splice(0, i);
+      i = 0;
+    }
+    lane.head = i;
+    if (lane.timer === null) lane.timer = setTimeout(lane.run, Math.max(1, Math.ceil(lane.deadlines[i] - performance.now())));
+  }
+}

@@ -16,12 +16,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import net from 'node:net';
+import tls from 'node:tls';
 import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { newCallId, newTag, OutgoingMessage, responseTo } from './builder.ts';
 import { type CaptureRecord, formatHostPort, type HostPort } from './capture.ts';
 import type { SipMessage } from './message.ts';
 import { parseMessage } from './parser.ts';
+import { createTestCertificate } from './tls-test-cert.ts';
 import { createTransactionLayer, type TransactionLayer, type TransactionLayerOptions } from './transaction-layer.ts';
 import type { ServerTransaction } from './transaction-server.ts';
 import { createTransport, type TransportLayer } from './transport.ts';
@@ -523,6 +525,151 @@ function registerTests(): void {
       }
     });
 
+  });
+
+  describe('after the final response: the request is released (memory), retransmissions and ACKs still handled', { concurrency: true }, () => {
+    test('INVITE 486: request released, createResponse refused, the retransmitted INVITE gets the stored 486, the ACK is absorbed', async () => {
+      const uas = await endpoint({ timers: { t1: 5000 } }); // timer G at 5 s: the second 486 answers the retransmitted INVITE
+      const dev = await Device.open();
+      try {
+        const invite = deviceRequest('INVITE', dev, uas.address);
+        await dev.send(invite, uas.address);
+        await waitFor(() => uas.requests.length === 1, 'the INVITE');
+        const tx = uas.requests[0].tx;
+        uas.requests.length = 0; // the test's own copy of the request: the transaction's is what is measured
+        assert.equal(uas.layer.heldRequests, 1, 'no final response yet: the request is held');
+        assert.ok(tx.request !== null);
+        assert.ok(tx.reply(486));
+        assert.equal(tx.request, null, 'released with the final response');
+        assert.equal(uas.layer.heldRequests, 0);
+        assert.throws(() => tx.createResponse(180), /createResponse\(180\).*after its final response 486.*released/);
+        assert.equal(tx.reply(500), false, 'reply after the final: nothing sent');
+        await waitFor(() => dev.responses(486).length === 1, 'the 486');
+        const first = dev.responses(486)[0];
+        await dev.send(invite, uas.address);
+        await waitFor(() => dev.responses(486).length === 2, 'the 486 again, for the retransmitted INVITE');
+        assert.ok(dev.responses(486)[1].bytes.equals(first.bytes), 'the same bytes');
+        assert.equal(uas.requests.length, 0, 'the retransmission did not reach the TU');
+        await dev.send(deviceAck(invite, first.msg), uas.address);
+        await waitFor(() => tx.state === 'confirmed', 'the ACK (same branch) matched after the release');
+        assert.ok(tx.ackReceived);
+        assert.equal(dev.received.filter((a) => a.msg.kind === 'request').length, 0);
+        assert.ok(dev.received.every((a) => a.msg.status === 486));
+      } finally {
+        await uas.close();
+        await dev.close();
+      }
+    });
+
+    test('INVITE 200: the ACK with its own branch is matched by dialog after the release; INVITE retransmissions absorbed; a further 2xx still goes out', async () => {
+      const uas = await endpoint({ timers: { t1: 40, t2: 160 } });
+      const dev = await Device.open();
+      try {
+        const acks: Array<ServerTransaction | null> = [];
+        uas.layer.onAck((_ack, _flow, tx) => acks.push(tx));
+        const invite = deviceRequest('INVITE', dev, uas.address);
+        await dev.send(invite, uas.address);
+        await waitFor(() => uas.requests.length === 1, 'the INVITE');
+        const tx = uas.requests[0].tx;
+        uas.requests.length = 0;
+        // What a proxy does with a later 2xx of another fork: built elsewhere, passed to respond() (RFC 6026 §7.1).
+        const second = tx.createResponse(200, 'OK');
+        second.set('To', `${second.get('to')!.replace(/;tag=.*$/, '')};tag=otherfork`);
+        let txAcks = 0;
+        tx.onAck = () => txAcks++;
+        assert.ok(tx.reply(200, 'OK', { retransmit2xx: true }));
+        assert.equal(tx.request, null);
+        assert.equal(uas.layer.heldRequests, 0);
+        assert.throws(() => tx.createResponse(200), /released/);
+        await waitFor(() => dev.responses(200).length >= 2, 'the 200 and its first retransmission');
+        await dev.send(invite, uas.address); // absorbed in Accepted
+        const ok = dev.responses(200)[0].msg;
+        await dev.send(deviceAck(invite, ok, `z9hG4bKack${Date.now()}`), uas.address);
+        await waitFor(() => txAcks === 1, 'the ACK of the 2xx, matched by Call-ID, tags and CSeq');
+        assert.deepEqual(acks, [tx]);
+        const n = dev.responses(200).length;
+        await sleep(200); // two retransmission intervals
+        assert.equal(dev.responses(200).length, n, 'the 2xx retransmissions stopped at the ACK');
+        assert.equal(uas.requests.length, 0, 'the retransmitted INVITE did not reach the TU');
+        // A further 2xx (another fork) is sent, and its ACK matched too.
+        assert.ok(tx.respond(second));
+        await waitFor(() => dev.responses(200).some((a) => a.msg.toTag === 'otherfork'), 'the other fork\'s 2xx');
+        const other = dev.responses(200).find((a) => a.msg.toTag === 'otherfork')!.msg;
+        await dev.send(deviceAck(invite, other, `z9hG4bKack2${Date.now()}`), uas.address);
+        await waitFor(() => txAcks === 2, 'the ACK of the other fork\'s 2xx');
+      } finally {
+        await uas.close();
+        await dev.close();
+      }
+    });
+
+    test('non-INVITE 200: released; the retransmitted request gets the stored 200 until timer J', async () => {
+      const uas = await endpoint({ timers: { t1: 20 } }); // J = 1280 ms
+      const dev = await Device.open();
+      try {
+        uas.layer.onRequest((_req, tx) => {
+          assert.ok(tx.reply(200));
+          assert.equal(tx.request, null);
+        });
+        const options = deviceRequest('OPTIONS', dev, uas.address);
+        await dev.send(options, uas.address);
+        await waitFor(() => dev.responses(200).length === 1, 'the 200');
+        assert.equal(uas.layer.size.server, 1, 'Completed, waiting for timer J');
+        assert.equal(uas.layer.heldRequests, 0);
+        await dev.send(options, uas.address);
+        await dev.send(options, uas.address);
+        await waitFor(() => dev.responses(200).length === 3, 'the 200 again for each retransmission');
+        for (const a of dev.responses(200)) assert.ok(a.bytes.equals(dev.responses(200)[0].bytes));
+        await waitFor(() => uas.layer.size.server === 0, 'timer J', 3000);
+      } finally {
+        await uas.close();
+        await dev.close();
+      }
+    });
+
+    test('200 calls through real sockets: the live server transactions (Accepted INVITEs, Completed BYEs) hold no parsed request', async () => {
+      const uac = await endpoint({});
+      const uas = await endpoint({}); // RFC timers: every transaction lives on for 32 s after its final response
+      try {
+        const CALLS = 200;
+        let heldDuringCall = -1;
+        uas.layer.onRequest((req, tx) => {
+          if (req.method === 'INVITE') {
+            heldDuringCall = uas.layer.heldRequests;
+            tx.reply(180);
+            tx.reply(200, 'OK', { retransmit2xx: true });
+          } else tx.reply(200);
+        });
+        let ended = 0;
+        const call = (): void => {
+          const req = uacRequest('INVITE', uas.address);
+          uac.layer.sendRequest(req, uas.dest, {
+            onFinal: (r) => {
+              const inDialog = (method: string): OutgoingMessage =>
+                OutgoingMessage.request(method, req.requestUri)
+                  .append('Max-Forwards', '70')
+                  .append('From', r.get('from')!)
+                  .append('To', r.get('to')!)
+                  .append('Call-ID', r.callId)
+                  .append('CSeq', `${method === 'ACK' ? 1 : 2} ${method}`);
+              void uac.layer.sendAck(inDialog('ACK'), uas.dest);
+              uac.layer.sendRequest(inDialog('BYE'), uas.dest, { onFinal: () => ended++ });
+            },
+          });
+        };
+        for (let i = 0; i < CALLS; i++) {
+          call();
+          if (i % 20 === 19) await sleep(5);
+        }
+        await waitFor(() => ended === CALLS, `${CALLS} calls ended`, 20_000);
+        assert.equal(heldDuringCall, 1, 'while the TU handles an INVITE, its transaction holds the request');
+        assert.equal(uas.layer.size.server, 2 * CALLS, 'every INVITE and BYE transaction is still alive (timers L and J)');
+        assert.equal(uas.layer.heldRequests, 0, 'and none of them holds its parsed request');
+      } finally {
+        await uac.close();
+        await uas.close();
+      }
+    });
   });
 
   describe('transaction layer behaviour', { concurrency: true }, () => {
@@ -1030,6 +1177,57 @@ function registerTests(): void {
         layer.close();
         await t.close();
         await dev.close();
+      }
+    });
+
+    test('TCP to a TLS port: the server closes the connection without an answer, the request fails at once (ERR_CONNECTION_CLOSED), not at timer F', async () => {
+      const cert = await createTestCertificate({ ips: [HOST], keyType: 'ec' });
+      const server = tls.createServer({ key: cert.key, cert: cert.cert });
+      server.on('tlsClientError', () => undefined); // plain SIP is no ClientHello: the server drops the connection
+      await new Promise<void>((r) => server.listen(0, HOST, () => r()));
+      const port = (server.address() as net.AddressInfo).port;
+      const uac = await endpoint({}, 'tcp'); // RFC timers: timer F would wait 32 s
+      try {
+        const errors: unknown[] = [];
+        const t0 = performance.now();
+        const tx = uac.layer.sendRequest(uacRequest('OPTIONS', { host: HOST, port }), { transport: 'tcp', host: HOST, port }, { onTransportError: (err) => errors.push(err) });
+        await waitFor(() => tx.state === 'terminated', 'the transport error', 5000);
+        assert.ok(performance.now() - t0 < 5000);
+        assert.equal(tx.terminationReason, 'transport-error');
+        assert.equal(errors.length, 1);
+        assert.equal((errors[0] as { code?: string }).code, 'ERR_CONNECTION_CLOSED');
+        assert.match(String((errors[0] as Error).message), /closed before any response to the OPTIONS/);
+        assert.equal(uac.layer.size.client, 0);
+      } finally {
+        await uac.close();
+        await new Promise<void>((r) => server.close(() => r()));
+      }
+    });
+
+    test('a connection that closes after a provisional does not fail the INVITE (the final may come on a new connection, §18.2.2)', async () => {
+      const uac = await endpoint({}, 'tcp');
+      const server = net.createServer((s) => {
+        s.once('data', (d) => {
+          const req = parse(d);
+          s.end(responseTo(req, 180, 'Ringing', 'ring1').toBytes());
+        });
+      });
+      await new Promise<void>((r) => server.listen(0, HOST, () => r()));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        const events: string[] = [];
+        const tx = uac.layer.sendRequest(uacRequest('INVITE', { host: HOST, port }), { transport: 'tcp', host: HOST, port }, {
+          onProvisional: (r) => events.push(String(r.status)),
+          onTransportError: () => events.push('transport error'),
+        });
+        await waitFor(() => events.length > 0, 'the 180');
+        await waitFor(() => uac.transport.connectionIds.length === 0, 'the connection closed by the server');
+        await sleep(50);
+        assert.deepEqual(events, ['180']);
+        assert.equal(tx.state, 'proceeding');
+      } finally {
+        await uac.close();
+        await new Promise<void>((r) => server.close(() => r()));
       }
     });
 

@@ -29,6 +29,9 @@ export interface ListeningPoint {
   port: number;
 }
 
+/** The answer to one `sendNow`: an error (the message was not sent), or the flow it went out on. */
+export type SendCallback = (error: unknown, flow: Flow | null) => void;
+
 export interface SipTransport {
   /** Every bound socket of this endpoint. */
   readonly listening: readonly ListeningPoint[];
@@ -36,9 +39,21 @@ export interface SipTransport {
   sentBy(transport: TransportProtocol): HostPort;
   /** Sends exact bytes (a built message, or anything for fault injection); resolves with the flow used. */
   send(bytes: Uint8Array, dest: Destination): Promise<Flow>;
+  /**
+   * `send` without a promise, for the hot path (the transaction layer sends
+   * through it when the transport has it): `done` is called once, never
+   * synchronously, with the error or with the flow used.
+   */
+  sendNow?(bytes: Uint8Array, dest: Destination, done: SendCallback | null): void;
   /** Every parsed message received (requests and responses, possibly with diagnostics). */
   onMessage(handler: (message: SipMessage, flow: Flow) => void): void;
   /** Received bytes that could not be parsed as a message (they are in the capture too). */
   onInvalid(handler: (bytes: Uint8Array, flow: Flow, reason: string) => void): void;
+  /**
+   * Stream connections opening and closing (with why they closed). Optional:
+   * with it, a client transaction whose connection closes before any response
+   * ends at once with a transport error instead of waiting for timer B or F.
+   */
+  onConnection?(handler: (event: { type: 'open' | 'close'; connId: number; reason?: string }) => void): void;
   close(): Promise<void>;
 }

@@ -28,10 +28,10 @@ import { type CaptureTap, formatHostPort, type HostPort, nextCaptureSeq, nowUs, 
 import { StreamFramer } from './framing.ts';
 import type { SipMessage } from './message.ts';
 import { parseMessage } from './parser.ts';
-import { normalizeIp } from './transport-address.ts';
+import { type NormalizedIp, normalizeIp } from './transport-address.ts';
 
 export { normalizeIp } from './transport-address.ts';
-import type { Destination, Flow, ListeningPoint, SipTransport } from './transport-types.ts';
+import type { Destination, Flow, ListeningPoint, SendCallback, SipTransport } from './transport-types.ts';
 
 export interface ListenSpec {
   transport: TransportProtocol;
@@ -151,6 +151,26 @@ const PEER_CLOSE_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMED
 /** Stream connection ids, unique per process (CaptureRecord.connId). */
 let lastConnId = 0;
 
+/** Calls `done` with `err` on the next tick (a send's answer is never synchronous). */
+function later(done: SendCallback | null, err: TransportError): void {
+  if (done !== null) process.nextTick(done, err, null);
+}
+
+function uncork(conn: Conn): void {
+  conn.corked = false;
+  conn.socket.uncork();
+}
+
+/**
+ * dgram resolves every destination, and the bind address, through the
+ * socket's `lookup`; the default (dns.lookup) answers an IP literal on the
+ * next tick, one tick per datagram. Every address here is an IP literal
+ * (`#checkDest`, `normalizeIp`), so the answer is given at once.
+ */
+function literalLookup(address: string, family: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  callback(null, address, family === 6 ? 6 : 4);
+}
+
 interface UdpPoint {
   point: ListeningPoint;
   local: HostPort;
@@ -188,6 +208,8 @@ interface Conn {
   pingAt: number;
   /** Set when framing is lost: items after it are not delivered. */
   broken: boolean;
+  /** Writes are corked until the end of this event-loop turn. */
+  corked: boolean;
 }
 
 function reuseKey(transport: TransportProtocol, host: string, port: number): string {
@@ -243,6 +265,9 @@ export class TransportLayer implements SipTransport {
   #errorHandlers: Array<(event: TransportErrorEvent) => void> = [];
   #connectionHandlers: Array<(event: ConnectionEvent) => void> = [];
   #closing: Promise<void> | null = null;
+  #lastHost: string | null = null;
+  #lastIp: NormalizedIp | null = null;
+  #lastRemoteHost = '';
   readonly stats: TransportStats = {
     datagramsIn: 0,
     datagramsOut: 0,
@@ -357,7 +382,12 @@ export class TransportLayer implements SipTransport {
   }
 
   async #bindUdp(host: string, family: 4 | 6, port: number): Promise<void> {
-    const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', ipv6Only: family === 6, reuseAddr: false });
+    const socket = dgram.createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      ipv6Only: family === 6,
+      reuseAddr: false,
+      lookup: literalLookup as unknown as dgram.SocketOptions['lookup'],
+    });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.off('listening', onListening);
@@ -566,7 +596,11 @@ export class TransportLayer implements SipTransport {
 
   #onDatagram(u: UdpPoint, msg: Buffer, rinfo: dgram.RemoteInfo): void {
     this.stats.datagramsIn++;
-    const remote: HostPort = { host: rinfo.address, port: rinfo.port };
+    // One string per peer address rather than one per datagram: flows are kept by transactions for 32 s.
+    let host = rinfo.address;
+    if (host === this.#lastRemoteHost) host = this.#lastRemoteHost;
+    else this.#lastRemoteHost = host;
+    const remote: HostPort = { host, port: rinfo.port };
     this.#tapRecord('in', 'udp', u.local, remote, null, msg);
     const flow: Flow = { transport: 'udp', local: u.local, remote, connId: null };
     const r = parseMessage(msg, { datagram: true });
@@ -610,6 +644,7 @@ export class TransportLayer implements SipTransport {
       pingState: 0,
       pingAt: 0,
       broken: false,
+      corked: false,
     };
     this.#conns.set(conn.id, conn);
     socket.on('data', (chunk: Buffer) => this.#onStreamData(conn, chunk));
@@ -780,14 +815,37 @@ export class TransportLayer implements SipTransport {
   // ---------------------------------------------------------------- sending
 
   send(bytes: Uint8Array, dest: SendDestination): Promise<Flow> {
-    if (this.#closing) return Promise.reject(new TransportError('transport is closed', 'ERR_TRANSPORT_CLOSED', dest));
-    if (dest.transport === 'udp') return this.#sendUdp(bytes, dest);
-    if (dest.transport === 'tcp' || dest.transport === 'tls') return this.#sendStream(bytes, dest);
-    return Promise.reject(new TransportError(`unsupported transport ${String(dest.transport)}`, 'ERR_UNSUPPORTED_TRANSPORT', dest));
+    return new Promise<Flow>((resolve, reject) => {
+      this.sendNow(bytes, dest, (err, flow) => {
+        if (err) reject(err);
+        else resolve(flow as Flow);
+      });
+    });
   }
 
-  #checkDest(dest: Destination): { host: string; family: 4 | 6 } | TransportError {
-    const ip = normalizeIp(dest.host);
+  /**
+   * `send` without a promise (the transaction layer's path): `done` is
+   * called once, never synchronously, with a TransportError or the flow
+   * used. Without `done`, a failure is not reported (a stream's failure still
+   * shows as the connection closing).
+   */
+  sendNow(bytes: Uint8Array, dest: SendDestination, done: SendCallback | null): void {
+    if (this.#closing) later(done, new TransportError('transport is closed', 'ERR_TRANSPORT_CLOSED', dest));
+    else if (dest.transport === 'udp') this.#sendUdp(bytes, dest, done);
+    else if (dest.transport === 'tcp' || dest.transport === 'tls') this.#sendStream(bytes, dest, done);
+    else later(done, new TransportError(`unsupported transport ${String(dest.transport)}`, 'ERR_UNSUPPORTED_TRANSPORT', dest));
+  }
+
+  #checkDest(dest: Destination): NormalizedIp | TransportError {
+    // Most sends of an element go to the same few hosts: the last answer is kept.
+    const host = dest.host;
+    let ip: NormalizedIp | null;
+    if (host === this.#lastHost) ip = this.#lastIp;
+    else {
+      ip = normalizeIp(host);
+      this.#lastHost = host;
+      this.#lastIp = ip;
+    }
     if (ip === null) return new TransportError(`destination host ${JSON.stringify(dest.host)} is not an IP literal (resolve it first, RFC 3263)`, 'ERR_INVALID_ADDRESS', dest);
     if (!Number.isInteger(dest.port) || dest.port <= 0 || dest.port > 65535) {
       return new TransportError(`destination port ${dest.port} is out of range`, 'ERR_INVALID_PORT', dest);
@@ -795,52 +853,65 @@ export class TransportLayer implements SipTransport {
     return ip;
   }
 
-  #sendUdp(bytes: Uint8Array, dest: SendDestination): Promise<Flow> {
-    const ip = this.#checkDest(dest);
-    if (ip instanceof TransportError) return Promise.reject(ip);
-    let u: UdpPoint | undefined;
+  #udpPointFor(dest: SendDestination, family: 4 | 6): UdpPoint | undefined {
+    const udp = this.#udp;
     const want = dest.local;
     if (want) {
-      for (const x of this.#udp) if (x.local.port === want.port && x.local.host === want.host) u = x;
-      if (u === undefined) {
-        const lh = normalizeIp(want.host)?.host;
-        for (const x of this.#udp) if (x.local.port === want.port && x.local.host === lh) u = x;
+      for (let i = 0; i < udp.length; i++) {
+        const x = udp[i];
+        if (x.local.port === want.port && x.local.host === want.host && x.family === family) return x;
+      }
+      const lh = normalizeIp(want.host)?.host;
+      for (let i = 0; i < udp.length; i++) {
+        const x = udp[i];
+        if (x.local.port === want.port && x.local.host === lh && x.family === family) return x;
       }
     }
-    if (u === undefined || u.family !== ip.family) {
-      u = undefined;
-      for (const x of this.#udp) {
-        if (x.family === ip.family) {
-          u = x;
-          break;
-        }
-      }
+    for (let i = 0; i < udp.length; i++) if (udp[i].family === family) return udp[i];
+    return undefined;
+  }
+
+  #sendUdp(bytes: Uint8Array, dest: SendDestination, done: SendCallback | null): void {
+    const ip = this.#checkDest(dest);
+    if (ip instanceof TransportError) {
+      later(done, ip);
+      return;
     }
-    if (u === undefined) {
-      return Promise.reject(new TransportError(`no IPv${ip.family} udp listening point to send to ${formatHostPort({ host: ip.host, port: dest.port })} from`, 'ERR_NO_LISTENING_POINT', dest));
+    const point = this.#udpPointFor(dest, ip.family);
+    if (point === undefined) {
+      later(done, new TransportError(`no IPv${ip.family} udp listening point to send to ${formatHostPort({ host: ip.host, port: dest.port })} from`, 'ERR_NO_LISTENING_POINT', dest));
+      return;
     }
     const max = ip.family === 4 ? MAX_UDP4_PAYLOAD : MAX_UDP6_PAYLOAD;
     if (bytes.length > max) {
-      return Promise.reject(new TransportError(`${bytes.length} bytes do not fit in one UDP datagram (max ${max})`, 'EMSGSIZE', dest));
+      later(done, new TransportError(`${bytes.length} bytes do not fit in one UDP datagram (max ${max})`, 'EMSGSIZE', dest));
+      return;
     }
     const remote: HostPort = { host: ip.host, port: dest.port };
-    const flow: Flow = { transport: 'udp', local: u.local, remote, connId: null };
-    const point = u;
     this.stats.datagramsOut++;
     this.#tapRecord('out', 'udp', point.local, remote, null, bytes);
-    return new Promise<Flow>((resolve, reject) => {
-      try {
-        point.socket.send(bytes, dest.port, ip.host, (err) => {
-          if (err) reject(new TransportError(`udp send ${formatHostPort(point.local)} -> ${formatHostPort(remote)} failed: ${errMessage(err)}`, errCode(err), dest, err));
-          else resolve(flow);
-        });
-      } catch (err) {
-        reject(new TransportError(`udp send ${formatHostPort(point.local)} -> ${formatHostPort(remote)} failed: ${errMessage(err)}`, errCode(err, 'ERR_SOCKET_DGRAM_NOT_RUNNING'), dest, err));
-      }
-    });
+    const failed = (err: unknown, fallback?: string): TransportError =>
+      new TransportError(`udp send ${formatHostPort(point.local)} -> ${formatHostPort(remote)} failed: ${errMessage(err)}`, errCode(err, fallback), dest, err);
+    try {
+      // The socket's lookup is synchronous for IP literals (see literalLookup): the datagram is handed to the
+      // kernel before send() returns; dgram calls back on the next tick.
+      point.socket.send(
+        bytes,
+        dest.port,
+        ip.host,
+        done === null
+          ? undefined
+          : (err) => {
+              if (err) done(failed(err), null);
+              else done(null, { transport: 'udp', local: point.local, remote, connId: null });
+            },
+      );
+    } catch (err) {
+      later(done, failed(err, 'ERR_SOCKET_DGRAM_NOT_RUNNING'));
+    }
   }
 
-  async #sendStream(bytes: Uint8Array, dest: SendDestination): Promise<Flow> {
+  #sendStream(bytes: Uint8Array, dest: SendDestination, done: SendCallback | null): void {
     let conn: Conn | undefined;
     if (dest.connId !== undefined && dest.connId !== null) {
       const c = this.#conns.get(dest.connId);
@@ -848,33 +919,65 @@ export class TransportLayer implements SipTransport {
     }
     if (conn === undefined) {
       const ip = this.#checkDest(dest);
-      if (ip instanceof TransportError) throw ip;
+      if (ip instanceof TransportError) {
+        later(done, ip);
+        return;
+      }
       const c = this.#byRemote.get(reuseKey(dest.transport, ip.host, dest.port));
-      conn = c && isUsable(c) ? c : this.#connect(dest as SendDestination & { transport: 'tcp' | 'tls' }, ip);
+      if (c && isUsable(c)) conn = c;
+      else {
+        try {
+          conn = this.#connect(dest as SendDestination & { transport: 'tcp' | 'tls' }, ip);
+        } catch (err) {
+          later(done, new TransportError(`${dest.transport} connection to ${formatHostPort({ host: ip.host, port: dest.port })} failed: ${errMessage(err)}`, errCode(err), dest, err));
+          return;
+        }
+      }
     }
-    if (conn.state === 'connecting') await conn.ready;
-    if (!isWritable(conn)) {
-      throw new TransportError(`${conn.transport} connection ${conn.id} closed before the send (${conn.reason ?? 'closed'})`, 'ERR_CONNECTION_CLOSED', dest);
+    if (conn.state === 'connecting') {
+      const c = conn;
+      c.ready.then(
+        () => this.#write(c, bytes, dest, done),
+        (err: unknown) => done?.(err, null),
+      );
+      return;
     }
-    return this.#write(conn, bytes, dest);
+    this.#write(conn, bytes, dest, done);
   }
 
-  #write(conn: Conn, bytes: Uint8Array, dest: Destination): Promise<Flow> {
+  /**
+   * Writes one message on an open connection. Writes are corked for the rest
+   * of the event-loop turn: the responses to every message of one read go out
+   * in one system call (writev), not one each.
+   */
+  #write(conn: Conn, bytes: Uint8Array, dest: Destination, done: SendCallback | null): void {
+    if (!isWritable(conn)) {
+      later(done, new TransportError(`${conn.transport} connection ${conn.id} closed before the send (${conn.reason ?? 'closed'})`, 'ERR_CONNECTION_CLOSED', dest));
+      return;
+    }
     const flow = conn.flow as Flow;
     const socket = conn.socket;
     if (socket.writableLength + bytes.length > this.#maxWriteBuffer) {
       this.#closeConn(conn, `peer is not reading: ${socket.writableLength} bytes queued`);
-      return Promise.reject(new TransportError(`${conn.transport} connection ${conn.id}: peer is not reading, connection closed`, 'ERR_WRITE_BUFFER_FULL', dest));
+      later(done, new TransportError(`${conn.transport} connection ${conn.id}: peer is not reading, connection closed`, 'ERR_WRITE_BUFFER_FULL', dest));
+      return;
     }
     this.stats.segmentsOut++;
     this.#tapRecord('out', conn.transport, flow.local, flow.remote, conn.id, bytes);
-    return new Promise<Flow>((resolve, reject) => {
-      socket.write(bytes, (err) => {
-        if (err) {
-          reject(new TransportError(`${conn.transport} send on connection ${conn.id} to ${formatHostPort(flow.remote)} failed: ${errMessage(err)}`, errCode(err), dest, err));
-        } else resolve(flow);
-      });
-    });
+    if (!conn.corked) {
+      conn.corked = true;
+      socket.cork();
+      process.nextTick(uncork, conn);
+    }
+    socket.write(
+      bytes,
+      done === null
+        ? undefined
+        : (err) => {
+            if (err) done(new TransportError(`${conn.transport} send on connection ${conn.id} to ${formatHostPort(flow.remote)} failed: ${errMessage(err)}`, errCode(err), dest, err), null);
+            else done(null, flow);
+          },
+    );
   }
 
   /** RFC 5626 §3.5.1 pong: no caller waits for it; a failure shows up as the connection closing. */

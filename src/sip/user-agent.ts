@@ -5,10 +5,19 @@
  * CANCELs, ACKs 2xx (and their retransmissions), screens every request with
  * the UAS core checks, and answers OPTIONS. Emulated elements and the CLI's
  * `uas` and `options` commands are built on it.
+ *
+ * Reliable provisional responses (RFC 3262): as UAS a session sends its 18x
+ * reliably (Require: 100rel, RSeq) when the INVITE requires it, or when the
+ * role asks for it (`reliableProvisionals`) and the INVITE supports it;
+ * retransmits each one at T1, 2*T1, 4*T1... until its PRACK arrives (giving
+ * up with a 5xx after 64*T1), sends one at a time, and holds a 2xx back
+ * while a reliable provisional carrying SDP is unacknowledged (§3). As UAC
+ * it answers every reliable provisional with a PRACK (RAck: rseq cseq
+ * method), once per RSeq, in RSeq order (§4).
  */
 import { newCallId, newTag, OutgoingMessage } from './builder.ts';
 import type { HostPort, TransportProtocol } from './capture.ts';
-import { Dialog, dialogId } from './dialog.ts';
+import { Dialog, dialogId, type ReplacesTarget } from './dialog.ts';
 import { getParam } from './grammar.ts';
 import type { SipMessage } from './message.ts';
 import { parseNameAddr } from './name-addr.ts';
@@ -86,7 +95,59 @@ export interface SessionEvents {
    * or the status with a reason phrase and extra header fields (e.g. a 403 to a REFER with `ms-diagnostics`).
    */
   onRequest?(request: SipMessage, session: Session): number | InDialogAnswer | undefined;
+  /**
+   * UAC: a reliable provisional response carried an offer (our INVITE had none): return the answer for the
+   * PRACK (RFC 3262 §5), or null to send the PRACK without a body.
+   */
+  onEarlyOffer?(response: SipMessage, session: Session): string | null;
+  /** UAC: the final response to a PRACK we sent (null: timeout or transport error). */
+  onPrackResponse?(response: SipMessage | null, rseq: number, session: Session): void;
+  /** UAS: a PRACK acknowledged one of our reliable provisional responses. */
+  onPrack?(request: SipMessage, rseq: number, session: Session): void;
   onEnd?(reason: EndReason, session: Session): void;
+}
+
+/** A reliable provisional response we sent (UAS, RFC 3262 §3). */
+interface ReliableProvisional {
+  rseq: number;
+  status: number;
+  response: OutgoingMessage;
+  withSdp: boolean;
+  acked: boolean;
+  timer: NodeJS.Timeout | null;
+  /** ms since the first copy went out, and the next retransmission interval. */
+  elapsed: number;
+  interval: number;
+}
+
+/** The reliable provisional responses of one early dialog we received (UAC, RFC 3262 §4). */
+interface ReliableTrack {
+  /** RSeq of the last one processed (and PRACKed); null before the first. */
+  last: number | null;
+  /** Ones that came ahead of a missing RSeq, processed once it arrives. */
+  ahead: Map<number, SipMessage>;
+  /** The early dialog their PRACKs go in (the session's own dialog for its first fork). */
+  dialog: Dialog | null;
+}
+
+/** `RAck: 776656 1 INVITE` (RFC 3262 §7.2), or null when malformed. */
+export function parseRAck(value: string | undefined): { rseq: number; cseq: number; method: string } | null {
+  const m = /^\s*(\d{1,10})\s+(\d{1,10})\s+([A-Za-z]+)\s*$/.exec(value ?? '');
+  return m ? { rseq: Number(m[1]), cseq: Number(m[2]), method: m[3].toUpperCase() } : null;
+}
+
+/** The RSeq of a reliable provisional response (1xx other than 100 with Require: 100rel and a valid RSeq), or null. */
+export function reliableRSeq(response: SipMessage): number | null {
+  if (response.status <= 100 || response.status >= 200) return null;
+  if (!response.tokens('require').some((t) => t.toLowerCase() === '100rel')) return null;
+  const m = /^\s*(\d{1,10})\s*$/.exec(response.get('rseq') ?? '');
+  if (!m) return null;
+  const n = Number(m[1]);
+  return n >= 1 && n <= 4294967295 ? n : null;
+}
+
+function hasOptionTag(message: SipMessage, header: string, tag: string): boolean {
+  return message.tokens(header).some((t) => t.toLowerCase() === tag);
 }
 
 /** One INVITE usage of a dialog: a call leg seen from this UA. */
@@ -113,7 +174,22 @@ export class Session {
   inviteTx: ClientTransaction | ServerTransaction | null = null;
   /** @internal the INVITE we sent (outgoing). */
   outgoingInvite: OutgoingMessage | null = null;
+  /**
+   * UAS: send provisional responses reliably (RFC 3262) when the INVITE supports 100rel. An INVITE that
+   * requires 100rel gets them reliably whatever this says.
+   */
+  reliableProvisionals = false;
   #ended = false;
+  /** UAS (RFC 3262 §3): the RSeq of the last reliable provisional, the ones sent, the ones waiting for the first's PRACK. */
+  #rseq = Math.floor(Math.random() * 0x3fffffff) + 1;
+  readonly #reliable: ReliableProvisional[] = [];
+  readonly #queued: Array<{ status: number; response: OutgoingMessage; withSdp: boolean }> = [];
+  /** UAS: a 2xx waiting for the PRACK of a reliable provisional with SDP. */
+  #heldAnswer: { response: OutgoingMessage } | null = null;
+  /** UAS: hung up between our 2xx and its ACK: BYE once the ACK arrives (RFC 3261 §15). */
+  #byeOnAck = false;
+  /** UAC (RFC 3262 §4): per remote tag, the reliable provisionals received. */
+  readonly #tracks = new Map<string, ReliableTrack>();
 
   constructor(ua: UserAgent, direction: 'outgoing' | 'incoming', callId: string, localTag: string, peer: Destination, events: SessionEvents) {
     this.ua = ua;
@@ -135,8 +211,12 @@ export class Session {
 
   // ---- UAS side
 
-  /** Sends a provisional response (incoming calls). 183 with SDP is early media. */
-  progress(status = 180, sdp?: string, extra?: Array<{ name: string; value: string }>): boolean {
+  /**
+   * Sends a provisional response (incoming calls). 183 with SDP is early media. `reliable` (default
+   * `reliableProvisionals`) sends it with Require: 100rel and RSeq when the INVITE supports 100rel; one
+   * that comes while an earlier reliable one awaits its PRACK is queued behind it (RFC 3262 §3).
+   */
+  progress(status = 180, sdp?: string, extra?: Array<{ name: string; value: string }>, options: { reliable?: boolean } = {}): boolean {
     const tx = this.inviteTx as ServerTransaction | null;
     // No provisional after the final response (§17.2.1): the transaction would refuse it anyway.
     if (!tx || this.direction !== 'incoming' || this.state === 'terminated' || this.state === 'confirmed' || tx.lastStatus >= 200) return false;
@@ -151,13 +231,108 @@ export class Session {
       this.ua.registerSession(this);
     }
     if (status > 100) this.state = 'early';
+    if (status > 100 && this.#sendsReliably(options.reliable ?? this.reliableProvisionals)) {
+      const withSdp = sdp !== undefined && sdp !== '';
+      if (this.#reliable.some((r) => !r.acked)) {
+        this.#queued.push({ status, response: res, withSdp });
+        return true;
+      }
+      return this.#sendReliable(tx, status, res, withSdp);
+    }
     return tx.respond(res);
   }
 
-  /** Answers an incoming call with 2xx and SDP; the 2xx is retransmitted until the ACK (§13.3.1.4). */
+  /** RFC 3262 §3: reliably when the INVITE requires 100rel, or when wanted and the INVITE supports it. */
+  #sendsReliably(wanted: boolean): boolean {
+    const invite = this.inviteRequest;
+    if (invite === null) return false;
+    if (hasOptionTag(invite, 'require', '100rel')) return true;
+    return wanted && hasOptionTag(invite, 'supported', '100rel');
+  }
+
+  /** The reliable provisional responses sent so far (UAS): RSeq, status, acknowledged. */
+  get reliableProvisionalsSent(): Array<{ rseq: number; status: number; acked: boolean }> {
+    return this.#reliable.map((r) => ({ rseq: r.rseq, status: r.status, acked: r.acked }));
+  }
+
+  #sendReliable(tx: ServerTransaction, status: number, res: OutgoingMessage, withSdp: boolean): boolean {
+    this.#rseq = this.#rseq >= 0xfffffffe ? 1 : this.#rseq + 1;
+    res.append('Require', '100rel');
+    res.append('RSeq', String(this.#rseq));
+    const t1 = this.ua.layer.timers.t1;
+    const rp: ReliableProvisional = { rseq: this.#rseq, status, response: res, withSdp, acked: false, timer: null, elapsed: 0, interval: t1 };
+    this.#reliable.push(rp);
+    if (!tx.respond(res)) return false;
+    const limit = 64 * t1;
+    // §3: retransmitted at T1, doubling each time (on every transport: it is the TU's retransmission), until the PRACK.
+    const arm = (): void => {
+      const wait = Math.min(rp.interval, limit - rp.elapsed);
+      rp.timer = setTimeout(() => {
+        rp.timer = null;
+        rp.elapsed += wait;
+        if (rp.acked || this.#ended || tx.lastStatus >= 200) return;
+        if (rp.elapsed >= limit) {
+          // "the UAS SHOULD reject the original request with a 5xx response".
+          this.reject(500, 'Server Internal Error', [{ name: 'Warning', value: `399 ${this.ua.warnAgent} "no PRACK for the reliable ${status} (RSeq ${rp.rseq}) within 64*T1"` }]);
+          return;
+        }
+        tx.respond(res);
+        rp.interval *= 2;
+        arm();
+      }, wait);
+    };
+    arm();
+    return true;
+  }
+
+  /** @internal UAS: a PRACK in this session's dialog (RFC 3262 §3): 200 for an unacknowledged RSeq, else 481. */
+  receivePrack(req: SipMessage): { status: number; reason?: string } {
+    const rack = parseRAck(req.get('rack'));
+    const inviteSeq = this.inviteRequest?.cseq?.seq;
+    const rp = rack === null ? undefined : this.#reliable.find((r) => r.rseq === rack.rseq && !r.acked);
+    if (rack === null || rp === undefined || rack.cseq !== inviteSeq || rack.method !== 'INVITE') {
+      return { status: 481, reason: rack === null ? 'Call/Transaction Does Not Exist (no valid RAck)' : 'Call/Transaction Does Not Exist' };
+    }
+    rp.acked = true;
+    if (rp.timer !== null) clearTimeout(rp.timer);
+    rp.timer = null;
+    // An answer to the offer of our reliable provisional (an INVITE without SDP, §5).
+    if (req.body.length > 0 && req.contentType === 'application/sdp') this.remoteSdp = req.bodyText;
+    this.events.onPrack?.(req, rp.rseq, this);
+    return { status: 200 };
+  }
+
+  /** @internal UAS: after the 200 to a PRACK: the next queued reliable provisional, or the 2xx held back. */
+  afterPrack(): void {
+    const tx = this.inviteTx as ServerTransaction | null;
+    if (tx !== null && tx.lastStatus < 200 && !this.#ended && !this.#reliable.some((r) => !r.acked)) {
+      const next = this.#queued.shift();
+      if (next !== undefined) this.#sendReliable(tx, next.status, next.response, next.withSdp);
+    }
+    this.#releaseHeldAnswer();
+  }
+
+  #releaseHeldAnswer(): void {
+    const held = this.#heldAnswer;
+    if (held === null || this.#reliable.some((r) => !r.acked && r.withSdp)) return;
+    this.#heldAnswer = null;
+    const tx = this.inviteTx as ServerTransaction | null;
+    if (tx !== null && !this.#ended && tx.lastStatus < 200) this.#send2xx(tx, held.response);
+  }
+
+  /** True while a 2xx waits for the PRACK of a reliable provisional with SDP (RFC 3262 §3). */
+  get answerHeld(): boolean {
+    return this.#heldAnswer !== null;
+  }
+
+  /**
+   * Answers an incoming call with 2xx and SDP; the 2xx is retransmitted until the ACK (§13.3.1.4). While a
+   * reliable provisional with SDP awaits its PRACK, the 2xx is held back and sent when the PRACK arrives
+   * (RFC 3262 §3); reliable provisionals still queued are dropped.
+   */
   answer(sdp: string | null, extra?: Array<{ name: string; value: string }>): boolean {
     const tx = this.inviteTx as ServerTransaction | null;
-    if (!tx || this.direction !== 'incoming' || this.#ended || tx.lastStatus >= 200) return false;
+    if (!tx || this.direction !== 'incoming' || this.#ended || tx.lastStatus >= 200 || this.#heldAnswer !== null) return false;
     const res = this.ua.buildResponse(tx, 200, 'OK', true);
     for (const h of extra ?? []) res.append(h.name, h.value);
     if (sdp) {
@@ -168,11 +343,42 @@ export class Session {
       this.dialog = Dialog.asUas(this.inviteRequest, this.localTag, 'confirmed');
       this.ua.registerSession(this);
     }
+    this.#queued.length = 0;
+    if (this.#reliable.some((r) => !r.acked && r.withSdp)) {
+      this.#heldAnswer = { response: res };
+      return true;
+    }
+    return this.#send2xx(tx, res);
+  }
+
+  #send2xx(tx: ServerTransaction, res: OutgoingMessage): boolean {
     if (this.dialog) this.dialog.state = 'confirmed';
     tx.onTimeout = (_tx, timer) => {
-      if (timer === 'L' && this.state !== 'terminated') this.hangup();
+      // §13.3.1.4: no ACK after 64*T1: "the dialog is confirmed, but the session SHOULD be terminated ... with a BYE".
+      if (timer === 'L' && !this.#ended) this.#byeNow();
     };
     return tx.respond(res, { retransmit2xx: true });
+  }
+
+  /** @internal UAS: the ACK of our 2xx arrived; a hang-up asked for meanwhile sends its BYE now (§15). */
+  acknowledged(): void {
+    if (this.#ended) return;
+    if (this.#byeOnAck) {
+      this.#byeNow();
+      return;
+    }
+    if (this.state !== 'confirmed') {
+      this.state = 'confirmed';
+      this.confirmedAt = performance.now();
+      this.events.onConfirmed?.(this);
+    }
+  }
+
+  #byeNow(): void {
+    this.state = 'confirmed';
+    if (this.confirmedAt === null) this.confirmedAt = performance.now();
+    this.sendInDialog('BYE');
+    this.end({ kind: 'bye', byRemote: false });
   }
 
   /** Rejects an incoming call with a final non-2xx. */
@@ -181,6 +387,8 @@ export class Session {
     if (!tx || this.direction !== 'incoming' || tx.lastStatus >= 200) return false;
     const res = this.ua.buildResponse(tx, status, reason, false);
     for (const h of extra ?? []) res.append(h.name, h.value);
+    this.#heldAnswer = null;
+    this.#queued.length = 0;
     const sent = tx.respond(res);
     if (sent) this.end({ kind: 'rejected', status, reason: reason ?? res.reason });
     return sent;
@@ -188,9 +396,20 @@ export class Session {
 
   // ---- both sides
 
-  /** Ends the call the right way for its state: CANCEL (outgoing, not answered), 480/487 (incoming), BYE (confirmed). */
+  /**
+   * Ends the call the right way for its state: CANCEL (outgoing, not answered), 480 (incoming, not
+   * answered), BYE (confirmed). An incoming call answered but not yet ACKed gets its BYE once the ACK
+   * arrives, or when the 2xx retransmissions give up (RFC 3261 §15: "the callee's UA MUST NOT send a BYE
+   * on a confirmed dialog until it has received an ACK for its 2xx response or until the server
+   * transaction times out").
+   */
   hangup(): void {
     if (this.#ended) return;
+    const tx = this.inviteTx as ServerTransaction | null;
+    if (this.direction === 'incoming' && this.state !== 'confirmed' && tx !== null && tx.lastStatus >= 200 && tx.lastStatus < 300) {
+      this.#byeOnAck = true;
+      return;
+    }
     if (this.state === 'confirmed') {
       this.sendInDialog('BYE');
       this.end({ kind: 'bye', byRemote: false });
@@ -272,6 +491,10 @@ export class Session {
     this.#ended = true;
     this.state = 'terminated';
     this.endReason = reason;
+    for (const r of this.#reliable) if (r.timer !== null) clearTimeout(r.timer);
+    this.#heldAnswer = null;
+    this.#queued.length = 0;
+    this.#tracks.clear();
     if (this.dialog) this.dialog.state = 'terminated';
     if (this.direction === 'incoming' && this.inviteTx !== null) {
       // The INVITE server transaction lives on for up to 64*T1 to absorb retransmissions and ACKs (§17.2.1, RFC 6026);
@@ -289,6 +512,29 @@ export class Session {
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /** @internal UAC: the reliable-provisional state of one remote tag (RFC 3262 §4). */
+  track(remoteTag: string): ReliableTrack {
+    let t = this.#tracks.get(remoteTag);
+    if (t === undefined) {
+      t = { last: null, ahead: new Map(), dialog: null };
+      this.#tracks.set(remoteTag, t);
+    }
+    return t;
+  }
+
+  /** @internal UAC: the early dialog of a remote tag used for PRACK, if any. */
+  earlyDialog(remoteTag: string): Dialog | null {
+    return this.#tracks.get(remoteTag)?.dialog ?? null;
+  }
+
+  /** The Replaces value (RFC 3891) that names this session's dialog at the other party. */
+  get replacesValue(): string | null {
+    const d = this.dialog;
+    if (d === null || !d.remoteTag) return null;
+    // At the other party, to-tag is its own (our remote) tag and from-tag ours (§6.1).
+    return `${d.callId};to-tag=${d.remoteTag};from-tag=${d.localTag}`;
   }
 }
 
@@ -329,6 +575,23 @@ export class UserAgent {
 
   get sessionCount(): number {
     return this.#sessions.size;
+  }
+
+  /** The warn-agent of our Warning header fields (RFC 3261 §20.43): our address. */
+  get warnAgent(): string {
+    const l = this.transport.listening[0];
+    return l === undefined ? 'trunklab' : `${hostForUri(l)}:${l.port}`;
+  }
+
+  /**
+   * The session whose dialog a Replaces header field names (RFC 3891 §3): its to-tag is our tag, its
+   * from-tag the other party's. Only confirmed dialogs, and early dialogs we placed, can be replaced.
+   */
+  sessionForReplaces(target: ReplacesTarget): Session | null {
+    const s = this.#sessions.get(dialogId(target.callId, target.toTag, target.fromTag));
+    if (s === undefined || s.ended) return null;
+    if (s.state === 'confirmed') return target.earlyOnly ? null : s;
+    return s.state === 'early' && s.direction === 'outgoing' ? s : null;
   }
 
   /** Our Contact for a transport. */
@@ -392,12 +655,62 @@ export class UserAgent {
 
   #uacProvisional(session: Session, req: OutgoingMessage, res: SipMessage): void {
     if (session.ended) return;
+    const rseq = reliableRSeq(res);
+    const tag = res.toTag;
+    if (rseq === null || !tag) {
+      this.#provisional(session, req, res);
+      return;
+    }
+    // RFC 3262 §4: one PRACK per RSeq; a retransmission (RSeq not above the last) is not processed again, one
+    // that skips an RSeq waits for the missing one.
+    const track = session.track(tag);
+    if (track.last !== null && rseq <= track.last) return;
+    if (track.last !== null && rseq > track.last + 1) {
+      if (track.ahead.size < 32) track.ahead.set(rseq, res);
+      return;
+    }
+    this.#reliableProvisional(session, req, res, rseq, track);
+    for (let next = track.ahead.get(rseq + 1), n = rseq + 1; next !== undefined && !session.ended; n++, next = track.ahead.get(n)) {
+      track.ahead.delete(n);
+      this.#reliableProvisional(session, req, next, n, track);
+    }
+  }
+
+  #provisional(session: Session, req: OutgoingMessage, res: SipMessage, notify = true): void {
     if (session.firstProvisionalAt === null && res.status > 100) session.firstProvisionalAt = performance.now();
     if (res.status > 100 && res.toTag) {
       if (session.dialog === null) session.dialog = Dialog.asUac(req, res);
       session.state = 'early';
       if (res.body.length > 0 && res.contentType === 'application/sdp') session.remoteSdp = res.bodyText;
     }
+    if (notify) session.events.onProvisional?.(res, session);
+  }
+
+  /** Processes one reliable provisional in order and acknowledges it with PRACK (RFC 3262 §4, §7.2). */
+  #reliableProvisional(session: Session, req: OutgoingMessage, res: SipMessage, rseq: number, track: ReliableTrack): void {
+    track.last = rseq;
+    const offerless = session.localSdp === null;
+    this.#provisional(session, req, res, false);
+    const tag = res.toTag ?? '';
+    if (track.dialog === null) track.dialog = session.dialog !== null && session.dialog.remoteTag === tag ? session.dialog : Dialog.asUac(req, res);
+    const dialog = track.dialog;
+    const prack = dialog.createRequest('PRACK');
+    this.decorateRequest(prack);
+    prack.append('RAck', `${rseq} ${res.cseq?.seq ?? 0} ${res.cseq?.method ?? 'INVITE'}`);
+    if (offerless && res.body.length > 0 && res.contentType === 'application/sdp') {
+      const answer = session.events.onEarlyOffer?.(res, session) ?? null;
+      if (answer !== null) {
+        prack.setBody(answer, 'application/sdp');
+        session.localSdp = answer;
+      }
+    }
+    const dest = uriDestination(dialog.routeSet[0] ?? dialog.remoteTarget, session.peer);
+    this.layer.sendRequest(prack, dest, {
+      onFinal: (r) => session.events.onPrackResponse?.(r, rseq, session),
+      onTimeout: () => session.events.onPrackResponse?.(null, rseq, session),
+      onTransportError: () => session.events.onPrackResponse?.(null, rseq, session),
+    });
+    // The TU hears of it once acknowledged (a B2BUA relays it after its PRACK went out).
     session.events.onProvisional?.(res, session);
   }
 
@@ -408,8 +721,11 @@ export class UserAgent {
       session.end(cancelled ? { kind: 'cancelled', byRemote: false } : { kind: 'rejected', status: res.status, reason: res.reason, response: res });
       return;
     }
-    // 2xx: the dialog is confirmed; ACK it (§13.2.2.4).
+    // 2xx: the dialog is confirmed; ACK it (§13.2.2.4). Requests already sent in its early dialog (PRACK)
+    // used CSeq numbers: the confirmed dialog goes on from there.
+    const early = [session.dialog, session.earlyDialog(res.toTag ?? '')].filter((d): d is Dialog => d !== null && d.remoteTag === res.toTag);
     session.dialog = Dialog.asUac(req, res);
+    for (const d of early) session.dialog.localSeq = Math.max(session.dialog.localSeq, d.localSeq);
     this.#sessions.delete(`${session.callId}\u0000${session.localTag}`);
     this.registerSession(session);
     if (res.body.length > 0) session.remoteSdp = res.bodyText;
@@ -486,13 +802,7 @@ export class UserAgent {
           tx.respond(res);
           session.end({ kind: 'cancelled', byRemote: true });
         };
-        tx.onAck = () => {
-          if (session.state !== 'terminated' && session.state !== 'confirmed') {
-            session.state = 'confirmed';
-            session.confirmedAt = performance.now();
-            session.events.onConfirmed?.(session);
-          }
-        };
+        tx.onAck = () => session.acknowledged();
         tx.onTransportError = (err) => session.end({ kind: 'transport-error', message: String(err) });
         if (this.onInvite) this.onInvite(session, req);
         else session.reject(480, 'Temporarily Unavailable');
@@ -538,6 +848,12 @@ export class UserAgent {
         tx.respond(this.buildResponse(tx, 200, 'OK', false));
         session.end({ kind: 'bye', byRemote: true });
         return;
+      case 'PRACK': {
+        const answer = session.receivePrack(req);
+        tx.respond(this.buildResponse(tx, answer.status, answer.reason, false));
+        if (answer.status === 200) session.afterPrack();
+        return;
+      }
       case 'INVITE':
       case 'UPDATE': {
         const offer = req.body.length > 0 ? req.bodyText : null;

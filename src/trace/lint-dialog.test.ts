@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type LintFinding, lintTrace, type TraceLintOptions } from './lint-dialog.ts';
 import { TraceStore } from './store.ts';
-import { type DialogOptions, dialogMessages, GW, MED_GW_SIDE, message, observedRecords, type SipText, sdp } from './test-support/b2bua-call.ts';
+import { type DialogOptions, dialogMessages, FE, GW, MED_FE_SIDE, MED_GW_SIDE, message, observedRecords, type SipText, sdp } from './test-support/b2bua-call.ts';
 
 function lint(msgs: SipText[], options: TraceLintOptions = {}, storeOptions = {}): { store: TraceStore; findings: LintFinding[] } {
   const store = new TraceStore(storeOptions);
@@ -135,4 +135,41 @@ test('retransmissions are reported (info) with the first copy; malformed message
   const bad = [{ from: GW, to: MED_GW_SIDE, atUs: 0, text: message('OPTIONS sip:a@b SIP/2.0', ['Via: SIP/2.0/UDP 127.0.0.30;branch=z9hG4bK1', 'From: <sip:x@y>;tag=1', 'To: <sip:a@b>', 'Call-ID: bad1', 'CSeq: 1 INVITE', 'Max-Forwards: 70']) }];
   const { findings: fb } = lint(bad);
   assert.ok(fb.some((x) => x.code === 'cseq-method-mismatch' && x.scope === 'message'));
+});
+
+/**
+ * A dialog through a proxy (the Front End): one Call-ID and From tag, each request and response on two hops,
+ * user → FE and FE → Mediation Server, as a live lab trace holds them. Each hop has its own branch.
+ */
+function proxiedDialog(o: { callId: string; noAckOnFirstHop?: boolean; ackPastProxy?: boolean }): SipText[] {
+  const USER = { host: '127.0.0.101', port: 5061 };
+  const opts: DialogOptions = { ...base, transport: 'udp', callId: o.callId, holdAnswer: 'inactive', userAgent: undefined };
+  const first = dialogMessages({ ...opts, caller: USER, callee: FE });
+  const second = dialogMessages({ ...opts, caller: FE, callee: MED_FE_SIDE }).map((m) => ({ ...m, atUs: m.atUs + 500, text: m.text.replace(/branch=z9hG4bK-/g, 'branch=z9hG4bK-fe-') }));
+  const isAck = (m: SipText): boolean => m.text.startsWith('ACK ');
+  let hops = [...first, ...second];
+  if (o.noAckOnFirstHop) hops = hops.filter((m) => !(isAck(m) && m.from === USER && m.text.includes('CSeq: 1 ACK')));
+  // Without Record-Route the user's ACK goes straight to the Mediation Server: one copy, on neither hop.
+  if (o.ackPastProxy) hops = [...first.filter((m) => !isAck(m)), ...second.filter((m) => !isAck(m)), ...first.filter(isAck).map((m) => ({ ...m, to: MED_FE_SIDE }))];
+  return hops.sort((a, b) => a.atUs - b.atUs);
+}
+
+test('a dialog through a proxy: each hop ACKs its own 2xx and keeps its own CSeq order (no false ack-missing)', () => {
+  const clean = lint(proxiedDialog({ callId: 'lint-proxied-1' }));
+  assert.equal(clean.store.legCount, 1, 'both hops are one leg (one Call-ID, one From tag)');
+  assert.equal(clean.store.size, 2 * 10);
+  assert.deepEqual(clean.findings.map((f) => `${f.index} ${f.code}`), []);
+
+  // The first hop's ACK of the initial 200 is lost: reported there, and only there.
+  const lost = lint(proxiedDialog({ callId: 'lint-proxied-2', noAckOnFirstHop: true }));
+  const missing = lost.findings.filter((f) => f.code === 'ack-missing');
+  assert.equal(missing.length, 1, JSON.stringify(lost.findings));
+  const ok = lost.store.summary(missing[0].index);
+  assert.equal(ok.status, 200);
+  assert.equal(lost.store.to(missing[0].index), '127.0.0.101:5061');
+  assert.equal(lost.store.cseq(missing[0].index), 1);
+
+  // An ACK sent past a proxy that did not Record-Route acknowledges the 2xx of every hop.
+  const past = lint(proxiedDialog({ callId: 'lint-proxied-3', ackPastProxy: true }));
+  assert.deepEqual(past.findings.map((f) => `${f.index} ${f.code}`), []);
 });

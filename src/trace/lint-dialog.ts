@@ -163,7 +163,51 @@ interface InviteState {
   acked: boolean;
 }
 
+/**
+ * Which hop of a leg a message crossed. A leg (Call-ID and the caller's tag)
+ * spans every hop of a proxied dialog: the Front End forwards the same
+ * INVITE, ACK, re-INVITE and BYE from user to Front End to Mediation Server,
+ * and a live trace holds each hop's copy (the both-ends pairing merges the
+ * two ends of one hop, not the hops). Transaction rules (ACK per 2xx, CSeq
+ * order) hold per hop. Hops are named by the elements at their ends; without
+ * names, a stream's connection, else the two addresses.
+ */
+function hopKey(store: TraceStore, i: number): string {
+  const a = store.from(i);
+  const b = store.to(i);
+  const named = (n: string): boolean => !n.includes(':') && !/^\d+(\.\d+){3}$/.test(n);
+  if (!(named(a) && named(b))) {
+    const conn = store.connId(i);
+    if (conn !== null) return `conn ${conn}`;
+  }
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
 function lintLeg(store: TraceStore, msgs: Parsed[], options: TraceLintOptions, endUs: number, add: (f: LintFinding) => void): void {
+  const hops = new Map<string, Parsed[]>();
+  for (const p of msgs) {
+    const key = hopKey(store, p.index);
+    let list = hops.get(key);
+    if (list === undefined) {
+      list = [];
+      hops.set(key, list);
+    }
+    list.push(p);
+  }
+  if (hops.size === 1) {
+    lintHop(store, msgs, msgs, [], options, endUs, add);
+    return;
+  }
+  // An ACK on a hop that carried no INVITE of its CSeq (a UA that sends the 2xx ACK straight to the remote
+  // target, past a proxy that did not Record-Route) acknowledges that INVITE on every hop.
+  const lists = [...hops.values()];
+  const inviteKeys = lists.map((list) => new Set(list.filter((p) => p.msg.isRequest && p.msg.method === 'INVITE').map((p) => `${p.msg.cseq?.seq}|${p.msg.fromTag ?? ''}`)));
+  const strayAcks = lists.flatMap((list, h) => list.filter((p) => p.msg.isRequest && p.msg.method === 'ACK' && !inviteKeys[h].has(`${p.msg.cseq?.seq}|${p.msg.fromTag ?? ''}`)));
+  for (const list of lists) lintHop(store, list, msgs, strayAcks, options, endUs, add);
+}
+
+/** The transaction, CSeq and offer/answer rules over the messages of one hop of a leg (`leg`: all of them). */
+function lintHop(store: TraceStore, msgs: Parsed[], leg: Parsed[], strayAcks: Parsed[], options: TraceLintOptions, endUs: number, add: (f: LintFinding) => void): void {
   const lastCseq = new Map<string, { cseq: number; index: number }>();
   const invites: InviteState[] = [];
   const pendingUpdates = new Map<string, Parsed>();
@@ -203,6 +247,7 @@ function lintLeg(store: TraceStore, msgs: Parsed[], options: TraceLintOptions, e
       if (method === 'ACK') {
         const st = cseq ? inviteFor(cseq.seq, fromTag) : undefined;
         if (!st) {
+          if (strayAcks.includes(p)) continue;
           const same = msgs.find((x) => x.msg.method === 'INVITE' && x.msg.isRequest && x.msg.fromTag === fromTag);
           if (same && cseq) dlg(p.index, 'ack-cseq-mismatch', 'error', `ACK CSeq ${cseq.seq} matches no INVITE of this dialog`, 'RFC 3261 §13.2.2.4, §17.1.1.3', [same.index]);
           continue;
@@ -298,8 +343,11 @@ function lintLeg(store: TraceStore, msgs: Parsed[], options: TraceLintOptions, e
     }
     if (st.okResponses.length > 0 && !st.acked) {
       const ok = st.okResponses[0];
+      const seq = st.invite.msg.cseq?.seq;
+      const fromTag = st.invite.msg.fromTag ?? '';
+      if (strayAcks.some((a) => a.index > ok.index && a.msg.cseq?.seq === seq && (a.msg.fromTag ?? '') === fromTag)) continue;
       const okTime = store.timeUs(ok.index);
-      const later = msgs.some((x) => x.index > ok.index && !store.isRetransmission(x.index) && !(x.msg.isResponse && x.msg.cseq?.method === 'INVITE'));
+      const later = leg.some((x) => x.index > ok.index && !store.isRetransmission(x.index) && !(x.msg.isResponse && x.msg.cseq?.method === 'INVITE'));
       if (later || endUs - okTime > TIMEOUT_US) {
         dlg(ok.index, 'ack-missing', 'error', `no ACK for this ${ok.msg.status} to INVITE`, 'RFC 3261 §13.2.2.4, §13.3.1.4', [st.invite.index]);
       } else {

@@ -15,6 +15,10 @@
  * CRLF keep-alives (RFC 5626 §3.5.1) are counted, not turned into events.
  * Bytes that can never become a message are kept as an 'invalid' event:
  * shown, flagged, never dropped.
+ *
+ * The live trace store and the staging of opened files (src/engine/staging.ts)
+ * both assemble with this class; files hand their bytes over for good, so
+ * staging asks for events that are views of them (`views`).
  */
 import type { CaptureRecord, HostPort, TransportProtocol } from '../sip/capture.ts';
 import { StreamFramer } from '../sip/framing.ts';
@@ -52,6 +56,15 @@ export interface AssemblerStats {
   invalid: number;
 }
 
+export interface WireEventAssemblerOptions {
+  /**
+   * The records' bytes are never reused or changed by whoever made them (a
+   * file read into memory): events that lie whole in one record are views of
+   * it, not copies (StreamFramer `views`). Default false.
+   */
+  views?: boolean;
+}
+
 interface StreamState {
   framer: StreamFramer;
   /** Reference of the record where the pending bytes began. */
@@ -86,9 +99,34 @@ function isCrlfOnly(b: Uint8Array): boolean {
  * message left on a stream becomes an invalid event).
  */
 export class WireEventAssembler {
-  readonly #streams = new Map<string, StreamState>();
+  /** Streams by connection id (one per direction and tap end), looked up without a key string per record. */
+  readonly #streams = new Map<number, StreamState[]>();
+  /** Streams without a connection id. */
+  readonly #loose: StreamState[] = [];
+  readonly #views: boolean;
   /** Records seen, events made, CRLF keep-alives skipped, invalid events. */
   readonly stats: AssemblerStats = { records: 0, events: 0, keepalives: 0, invalid: 0 };
+
+  constructor(options: WireEventAssemblerOptions = {}) {
+    this.#views = options.views === true;
+  }
+
+  #stream(record: SourceRecord, src: HostPort, dst: HostPort, tap: 'in' | 'out' | null, ref: number): StreamState {
+    const connId = record.connId;
+    const list = connId === null ? this.#loose : (this.#streams.get(connId) ?? []);
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
+      if (s.src.port === src.port && s.dst.port === dst.port && s.tap === tap && s.src.host === src.host && s.dst.host === dst.host) return s;
+    }
+    const st: StreamState = { framer: this.#framer(), startRef: ref, src, dst, transport: record.transport, connId, tap, lastTimeUs: record.timeUs };
+    list.push(st);
+    if (connId !== null && list.length === 1) this.#streams.set(connId, list);
+    return st;
+  }
+
+  #framer(): StreamFramer {
+    return new StreamFramer({ views: this.#views });
+  }
 
   /**
    * Events completed by one record (none, one or several). `live`: the
@@ -111,30 +149,25 @@ export class WireEventAssembler {
       out.push({ timeUs: record.timeUs, transport: 'udp', src, dst, connId: null, bytes: record.bytes, tap, ref });
       return out;
     }
-    const key = `${tap ?? ''}|${record.connId ?? ''}|${src.host}|${src.port}|${dst.host}|${dst.port}`;
-    let st = this.#streams.get(key);
-    if (!st) {
-      st = { framer: new StreamFramer(), startRef: ref, src, dst, transport: record.transport, connId: record.connId, tap, lastTimeUs: record.timeUs };
-      this.#streams.set(key, st);
-    }
+    const st = this.#stream(record, src, dst, tap, ref);
     if (record.missingBefore !== undefined && record.missingBefore > 0) {
       // The capture lost part of the stream: whatever was pending cannot be completed.
       this.#flushStream(st, out, `${record.missingBefore} stream bytes were lost by the capture after these`);
-      st.framer = new StreamFramer();
+      st.framer = this.#framer();
     }
     st.lastTimeUs = record.timeUs;
     const wasPending = st.framer.pendingBytes > 0;
     const items = st.framer.push(record.bytes);
-    let first = true;
     let pendingMissing = record.missingBefore ?? 0;
-    for (const item of items) {
-      const itemRef = first && wasPending ? st.startRef : ref;
-      first = false;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
+      // The first item completes what earlier records began.
+      const itemRef = i === 0 && wasPending ? st.startRef : ref;
       if (item.kind === 'keepalive') {
         this.stats.keepalives++;
         continue;
       }
-      const ev: WireEvent = { timeUs: record.timeUs, transport: record.transport, src, dst, connId: record.connId, bytes: item.bytes, tap, ref: itemRef };
+      const ev: WireEvent = { timeUs: record.timeUs, transport: record.transport, src: st.src, dst: st.dst, connId: record.connId, bytes: item.bytes, tap, ref: itemRef };
       if (pendingMissing > 0) {
         ev.missingBefore = pendingMissing;
         pendingMissing = 0;
@@ -174,18 +207,20 @@ export class WireEventAssembler {
 
   /** Ends every stream: bytes still waiting for the rest of a message become invalid events. */
   flush(out: WireEvent[] = []): WireEvent[] {
-    for (const st of this.#streams.values()) this.#flushStream(st, out, 'the stream ended before the message was complete');
+    for (const list of [...this.#streams.values(), this.#loose]) {
+      for (const st of list) this.#flushStream(st, out, 'the stream ended before the message was complete');
+    }
     this.#streams.clear();
+    this.#loose.length = 0;
     return out;
   }
 
   /** Ends one live connection (the transport closed it). */
   closeConnection(connId: number, out: WireEvent[] = []): WireEvent[] {
-    for (const [key, st] of this.#streams) {
-      if (st.connId !== connId) continue;
-      this.#flushStream(st, out, 'the connection closed before the message was complete');
-      this.#streams.delete(key);
-    }
+    const list = this.#streams.get(connId);
+    if (list === undefined) return out;
+    for (const st of list) this.#flushStream(st, out, 'the connection closed before the message was complete');
+    this.#streams.delete(connId);
     return out;
   }
 }

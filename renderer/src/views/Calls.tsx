@@ -1,12 +1,14 @@
 /**
- * Calls: place a call from any Lync user or PSTN number to any number or
- * user; answer, hold, resume, transfer, send DTMF, hang up; the live list
- * of calls with state, duration and post-dial delay.
+ * Calls: place a call from any Lync user or PSTN number (or from a PSTN
+ * number with its caller ID withheld) to any number or user; answer, hold
+ * and resume on the Lync side or from the PSTN side, transfer (blind, or
+ * attended to the Lync user's other call with Replaces), send DTMF, hang
+ * up; the live list of calls with state, duration and post-dial delay.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 
-import type { CallActionRequest, CallSummary } from '../../../src/common/api.ts';
+import type { CallActionRequest, CallSummary, ElementStatus } from '../../../src/common/api.ts';
 import { formatDuration, formatTime } from '../../../src/common/ladder.ts';
 import { connect } from '../bridge.ts';
 import { nameOf, useStore } from '../store.ts';
@@ -30,6 +32,52 @@ function duration(c: CallSummary, nowMs: number): string {
   return formatDuration(end - c.answeredUs / 1000);
 }
 
+/** How the lab names a PSTN caller with presentation restricted: `anonymous`, `anonymous@<peer>`, `anonymous:<number>`. */
+const ANONYMOUS = /^anonymous(?:$|[@:])/i;
+
+/** The caller as the engine reports it: a withheld caller ID shows as Anonymous. */
+function callerName(from: string): string {
+  return ANONYMOUS.test(from) ? 'Anonymous' : nameOf(from);
+}
+
+function callerTitle(from: string): string {
+  if (!ANONYMOUS.test(from)) return from;
+  const origin = from.slice('anonymous'.length + 1);
+  return origin ? `Caller ID withheld (placed from ${origin})` : 'Caller ID withheld';
+}
+
+/**
+ * The Lync user a call's `from` or `to` names, as the lab resolves it: the
+ * user id or SIP URI, the Line URI's number (with or without `+`), its
+ * extension, or the 4-digit internal form of the number.
+ */
+function lyncUser(text: string, users: readonly ElementStatus[]): ElementStatus | null {
+  const t = text.trim().toLowerCase();
+  if (t === '' || ANONYMOUS.test(t)) return null;
+  const digits = /^[+\d\s()-]+$/.test(t) ? t.replace(/\D/g, '') : '';
+  for (const u of users) {
+    const uri = (u.uri ?? '').toLowerCase();
+    if (t === u.id.toLowerCase() || t === uri || `sip:${t}` === uri) return u;
+    const line = (u.lineUri ?? '').toLowerCase().replace(/^tel:/, '');
+    if (line === '') continue;
+    const [number = '', ext = null] = line.split(';ext=');
+    if (t === line || t === `tel:${line}`) return u;
+    if (digits === '') continue;
+    if (ext !== null ? digits === ext : digits === number.replace(/\D/g, '') || (digits.length === 4 && number.endsWith(digits))) return u;
+  }
+  return null;
+}
+
+/** Who is on a call: the Lync user who can hold and transfer (the caller first, as the lab picks), and whether a PSTN party is on it. */
+function partiesOf(c: CallSummary, users: readonly ElementStatus[]): { lync: ElementStatus | null; pstn: boolean } {
+  const caller = lyncUser(c.from, users);
+  const callee = lyncUser(c.to, users);
+  return { lync: caller ?? callee, pstn: caller === null || callee === null };
+}
+
+/** Which side put a call on hold from this window (the engine's `held` does not say). */
+type HeldBy = 'lync' | 'pstn';
+
 function Dialer() {
   const elements = useStore((s) => s.elements);
   const notify = useStore((s) => s.notify);
@@ -39,15 +87,19 @@ function Dialer() {
   const peers = elements.filter((e) => e.role === 'gateway' || e.role === 'ip-pbx' || e.role === 'sbc');
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
+  const [withhold, setWithhold] = useState(false);
   const [busy, setBusy] = useState(false);
   const fromValue = from || users[0]?.id || '';
+  // Only a PSTN caller can withhold its number here: the lab places it as `anonymous:<number>`.
+  const fromPstn = fromValue !== '' && !users.some((u) => u.id === fromValue);
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     if (!fromValue || !to.trim()) return;
     setBusy(true);
     try {
-      const call = await connect().api.placeCall({ from: fromValue, to: to.trim() });
+      const caller = fromPstn && withhold ? `anonymous:${fromValue}` : fromValue;
+      const call = await connect().api.placeCall({ from: caller, to: to.trim() });
       selectCall(call.id);
     } catch (error) {
       notify('error', `Call not placed: ${error instanceof Error ? error.message : String(error)}`);
@@ -104,6 +156,10 @@ function Dialer() {
           )}
         </datalist>
       </label>
+      <label className="dialer-check" title={fromPstn ? 'Calls with Privacy: id and an anonymous From (the number stays in P-Asserted-Identity)' : 'Pick a PSTN number as the caller to withhold its caller ID'}>
+        <input type="checkbox" checked={fromPstn && withhold} disabled={!fromPstn} onChange={(e) => setWithhold(e.target.checked)} />
+        Withhold caller ID
+      </label>
       <button type="submit" className="primary" disabled={busy || !topology || !to.trim()}>
         {busy ? 'Calling…' : 'Call'}
       </button>
@@ -112,57 +168,152 @@ function Dialer() {
   );
 }
 
-function CallControls({ call }: { call: CallSummary }) {
+/** Attended transfer: the Lync user's other calls, each a consultation the selected call can be transferred to (REFER with Replaces). */
+function TransferPicker({ others, onPick }: { others: readonly CallSummary[]; onPick(consultation: CallSummary): void }) {
+  const [open, setOpen] = useState(false);
+  const anchor = useRef<HTMLSpanElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const onDown = (e: PointerEvent): void => {
+      if (!anchor.current?.contains(e.target as Node)) setOpen(false);
+    };
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.key === 'Escape') setOpen(false);
+    };
+    window.addEventListener('pointerdown', onDown);
+    window.addEventListener('keydown', onKey);
+    return () => {
+      window.removeEventListener('pointerdown', onDown);
+      window.removeEventListener('keydown', onKey);
+    };
+  }, [open]);
+  return (
+    <span className="menu-anchor" ref={anchor}>
+      <button
+        type="button"
+        aria-haspopup="menu"
+        aria-expanded={open && others.length > 0}
+        disabled={others.length === 0}
+        onClick={() => setOpen(!open)}
+        title={others.length === 0 ? 'Attended transfer: place a second call from the same Lync user first (the consultation)' : 'Attended transfer: REFER with Replaces to the consultation call'}
+      >
+        Transfer to… ▾
+      </button>
+      {open && others.length > 0 && (
+        <div className="menu transfer-menu" role="menu" aria-label="Transfer to call">
+          {others.map((o) => (
+            <button
+              key={o.id}
+              type="button"
+              role="menuitem"
+              onClick={() => {
+                setOpen(false);
+                onPick(o);
+              }}
+            >
+              <span>
+                {callerName(o.from)} → {nameOf(o.to)}
+              </span>
+              <span className={`state state-${o.state}`}>{o.state}</span>
+            </button>
+          ))}
+        </div>
+      )}
+    </span>
+  );
+}
+
+function CallControls({ call, calls, heldBy, onHeld }: { call: CallSummary; calls: readonly CallSummary[]; heldBy: HeldBy | undefined; onHeld(callId: string, by: HeldBy | null): void }) {
   const notify = useStore((s) => s.notify);
   const showCall = useStore((s) => s.showCall);
+  const elements = useStore((s) => s.elements);
+  const users = useMemo(() => elements.filter((e) => e.role === 'lync-user'), [elements]);
   const [target, setTarget] = useState('');
   const [digits, setDigits] = useState('');
+  const [pstnHold, setPstnHold] = useState<'sendonly' | 'inactive'>('sendonly');
   const live = LIVE.has(call.state);
-  const act = async (request: CallActionRequest): Promise<void> => {
+  const parties = partiesOf(call, users);
+  const act = async (request: CallActionRequest): Promise<boolean> => {
     try {
       await connect().api.callAction(call.id, request);
+      return true;
     } catch (error) {
       notify('error', `${request.action} failed: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
     }
   };
+  const hold = async (request: CallActionRequest, by: HeldBy | null): Promise<void> => {
+    if (await act(request)) onHeld(call.id, by);
+  };
   const ringing = call.state === 'ringing' || call.state === 'early-media' || call.state === 'proceeding';
+  const held = call.state === 'held';
+  // The same Lync user's other answered calls: consultations for an attended transfer.
+  const consultations =
+    parties.lync === null || (call.state !== 'connected' && !held)
+      ? []
+      : calls.filter((o) => o.id !== call.id && (o.state === 'connected' || o.state === 'held') && partiesOf(o, users).lync?.id === parties.lync?.id);
   return (
     <fieldset className="call-controls" aria-label={`Controls of call ${call.id}`}>
-      <button type="button" disabled={!ringing} onClick={() => void act({ action: 'answer' })}>
-        Answer
-      </button>
-      <button type="button" disabled={call.state !== 'connected'} onClick={() => void act({ action: 'hold' })}>
-        Hold
-      </button>
-      <button type="button" disabled={call.state !== 'held'} onClick={() => void act({ action: 'resume' })}>
-        Resume
-      </button>
-      <span className="inline-field">
-        <input value={target} onChange={(e) => setTarget(e.target.value)} placeholder="transfer to" aria-label="Transfer target" />
-        <button
-          type="button"
-          disabled={!live || !target.trim()}
-          onClick={() => void act({ action: 'transfer', target: target.trim() })}
-        >
-          Transfer
+      <span className="call-controls-who" title={`${call.id}: ${callerTitle(call.from)} → ${call.to}`}>
+        {callerName(call.from)} → {nameOf(call.to)}
+      </span>
+      <fieldset className="control-group" aria-label="Lync side">
+        <button type="button" disabled={!ringing} onClick={() => void act({ action: 'answer' })}>
+          Answer
+        </button>
+        <button type="button" disabled={call.state !== 'connected'} onClick={() => void hold({ action: 'hold' }, 'lync')}>
+          Hold
+        </button>
+        <button type="button" disabled={!held || heldBy === 'pstn'} onClick={() => void hold({ action: 'resume' }, null)}>
+          Resume
+        </button>
+      </fieldset>
+      {parties.pstn && (
+        <fieldset className="control-group" aria-label="PSTN side">
+          <span className="inline-field">
+            <button
+              type="button"
+              disabled={call.state !== 'connected'}
+              onClick={() => void hold({ action: 'peer-hold', direction: pstnHold }, 'pstn')}
+              title="The PSTN party re-INVITEs with this direction (RFC 3264 §8.4)"
+            >
+              Hold from PSTN
+            </button>
+            <select aria-label="PSTN hold direction" value={pstnHold} disabled={call.state !== 'connected'} onChange={(e) => setPstnHold(e.target.value as 'sendonly' | 'inactive')}>
+              <option value="sendonly">a=sendonly</option>
+              <option value="inactive">a=inactive</option>
+            </select>
+          </span>
+          <button type="button" disabled={!held || heldBy === 'lync'} onClick={() => void hold({ action: 'peer-resume' }, null)} title="The PSTN party re-INVITEs with a=sendrecv">
+            Resume from PSTN
+          </button>
+        </fieldset>
+      )}
+      <fieldset className="control-group" aria-label="Transfer">
+        <span className="inline-field">
+          <input value={target} onChange={(e) => setTarget(e.target.value)} placeholder="transfer to" aria-label="Transfer target" />
+          <button type="button" disabled={!live || !target.trim()} onClick={() => void act({ action: 'transfer', target: target.trim() })} title="Blind transfer: REFER to this number or user">
+            Transfer
+          </button>
+        </span>
+        {parties.lync !== null && <TransferPicker key={call.id} others={consultations} onPick={(o) => void act({ action: 'transfer', replaces: o.id })} />}
+      </fieldset>
+      <fieldset className="control-group" aria-label="DTMF">
+        <span className="inline-field">
+          <input className="dtmf-digits" value={digits} onChange={(e) => setDigits(e.target.value)} placeholder="DTMF" aria-label="DTMF digits" size={6} />
+          <button type="button" disabled={call.state !== 'connected' || !/^[0-9*#A-Da-d]+$/.test(digits)} onClick={() => void act({ action: 'dtmf', digits })}>
+            Send
+          </button>
+        </span>
+      </fieldset>
+      <span className="control-group end">
+        <button type="button" className="danger" disabled={!live} onClick={() => void act({ action: 'hangup' })}>
+          Hang up
+        </button>
+        <button type="button" onClick={() => showCall(call)}>
+          Show ladder
         </button>
       </span>
-      <span className="inline-field">
-        <input value={digits} onChange={(e) => setDigits(e.target.value)} placeholder="DTMF" aria-label="DTMF digits" size={6} />
-        <button
-          type="button"
-          disabled={call.state !== 'connected' || !/^[0-9*#A-Da-d]+$/.test(digits)}
-          onClick={() => void act({ action: 'dtmf', digits })}
-        >
-          Send
-        </button>
-      </span>
-      <button type="button" className="danger" disabled={!live} onClick={() => void act({ action: 'hangup' })}>
-        Hang up
-      </button>
-      <button type="button" onClick={() => showCall(call)}>
-        Show ladder
-      </button>
     </fieldset>
   );
 }
@@ -189,10 +340,27 @@ export function Calls() {
   const before = items[0]?.start ?? 0;
   const after = virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0);
   const topology = useStore((s) => s.topology);
+  const [heldBy, setHeldBy] = useState<ReadonlyMap<string, HeldBy>>(() => new Map());
+  const onHeld = (callId: string, by: HeldBy | null): void =>
+    setHeldBy((m) => {
+      const next = new Map(m);
+      if (by === null) next.delete(callId);
+      else next.set(callId, by);
+      return next;
+    });
+  // Forget who held a call once it leaves `held` (resumed elsewhere, ended). Transitions, not states:
+  // the action's answer and the call's event arrive in either order.
+  const lastStates = useRef(new Map<string, string>());
+  useEffect(() => {
+    const left = calls.filter((c) => lastStates.current.get(c.id) === 'held' && c.state !== 'held').map((c) => c.id);
+    lastStates.current = new Map(calls.map((c) => [c.id, c.state]));
+    if (left.length > 0) setHeldBy((m) => new Map([...m].filter(([id]) => !left.includes(id))));
+  }, [calls]);
+  const heldLabel = (c: CallSummary): string => (c.state === 'held' && heldBy.has(c.id) ? `held · ${heldBy.get(c.id) === 'pstn' ? 'PSTN' : 'Lync'}` : c.state);
   return (
     <section className={`calls-view${topology ? '' : ' files-only'}`} aria-label="Calls">
       {topology && <Dialer />}
-      {current && <CallControls call={current} />}
+      {current && <CallControls call={current} calls={sorted} heldBy={heldBy.get(current.id)} onHeld={onHeld} />}
       <div className="calls-scroll lab-calls" ref={scrollRef} hidden={!topology}>
         <table className="calls-table" aria-label="Calls" aria-rowcount={sorted.length + 1}>
           <colgroup>
@@ -232,10 +400,12 @@ export function Calls() {
                       {formatTime(c.startedUs).slice(0, 8)}
                     </button>
                   </td>
-                  <td title={c.from}>{nameOf(c.from)}</td>
+                  <td title={callerTitle(c.from)} className={ANONYMOUS.test(c.from) ? 'anonymous' : undefined}>
+                    {callerName(c.from)}
+                  </td>
                   <td title={c.to}>{nameOf(c.to)}</td>
                   <td>
-                    <span className={`state state-${c.state}`}>{c.state}</span>
+                    <span className={`state state-${c.state}`}>{heldLabel(c)}</span>
                   </td>
                   <td className="mono">{duration(c, now)}</td>
                   <td className="mono">{c.pddMs !== undefined ? `${Math.round(c.pddMs)} ms` : ''}</td>

@@ -2,27 +2,69 @@
  * The inspector: one message as it was on the wire, with invisible
  * characters shown (CR, LF, tab, trailing spaces, control and non-ASCII
  * bytes), its parsed headers, its SDP as a table and its diagnostics.
+ *
+ * It follows the selection, and so the player: while a play runs it asks
+ * the engine for at most one message per DETAIL_INTERVAL_MS (the latest),
+ * and shows the message it stopped on at once on pause. The message shown
+ * stays until the next one has arrived (no "Loading" flicker while stepping).
  */
-import { type ReactNode, useEffect, useState } from 'react';
+import { type ReactNode, useEffect, useRef, useState } from 'react';
 
 import type { MessageDetail, TraceFilter } from '../../../src/common/api.ts';
 import { formatTime } from '../../../src/common/ladder.ts';
 import { connect } from '../bridge.ts';
+import { usePlayer } from '../player.ts';
 import { useStore } from '../store.ts';
 
 const details = new Map<string, MessageDetail>();
 
-function useDetail(index: number | null): { detail: MessageDetail | null; error: string | null } {
+/** While the player plays: at most this often a new message's detail. */
+const DETAIL_INTERVAL_MS = 200;
+
+/** `value`, changing at most once per `intervalMs` (the latest value, on time); unthrottled when `intervalMs` is 0. */
+function useThrottled<T>(value: T, intervalMs: number): T {
+  const [shown, setShown] = useState(value);
+  const last = useRef(0);
+  useEffect(() => {
+    if (Object.is(value, shown)) return;
+    const wait = intervalMs - (performance.now() - last.current);
+    const show = (): void => {
+      last.current = performance.now();
+      setShown(value);
+    };
+    if (wait <= 0) {
+      show();
+      return;
+    }
+    const timer = setTimeout(show, wait);
+    return () => clearTimeout(timer);
+  }, [value, shown, intervalMs]);
+  return intervalMs > 0 ? shown : value;
+}
+
+interface DetailState {
+  detail: MessageDetail | null;
+  error: string | null;
+  /** The detail shown is an earlier message's: the one asked for is on its way. */
+  loading: number | null;
+}
+
+function useDetail(index: number | null): DetailState {
   const generation = useStore((s) => s.generation);
   // A new revision can bring the linter's dialog findings.
   const revision = useStore((s) => s.revision);
-  const [state, setState] = useState<{ key: string; detail: MessageDetail | null; error: string | null }>({ key: '', detail: null, error: null });
+  const [state, setState] = useState<{ key: string; generation: number; detail: MessageDetail | null; error: string | null }>({
+    key: '',
+    generation: -1,
+    detail: null,
+    error: null,
+  });
   const key = `${generation}:${revision}:${index}`;
   useEffect(() => {
     if (index === null) return;
     const cached = details.get(key);
     if (cached) {
-      setState({ key, detail: cached, error: null });
+      setState({ key, generation, detail: cached, error: null });
       return;
     }
     let live = true;
@@ -31,14 +73,19 @@ function useDetail(index: number | null): { detail: MessageDetail | null; error:
       .then((d) => {
         if (details.size > 500) details.clear();
         details.set(key, d);
-        if (live) setState({ key, detail: d, error: null });
+        if (live) setState({ key, generation, detail: d, error: null });
       })
-      .catch((e: unknown) => live && setState({ key, detail: null, error: String(e) }));
+      .catch((e: unknown) => live && setState({ key, generation, detail: null, error: String(e) }));
     return () => {
       live = false;
     };
-  }, [key, index]);
-  return state.key === key ? state : { detail: null, error: null };
+  }, [key, index, generation]);
+  if (state.key === key) return { detail: state.detail, error: state.error, loading: null };
+  // Another message of the same trace stays in view until this one arrives (from the cache: at once).
+  const cached = details.get(key);
+  if (cached) return { detail: cached, error: null, loading: null };
+  const keep = state.generation === generation && state.detail !== null && index !== null;
+  return { detail: keep ? state.detail : null, error: null, loading: keep ? index : null };
 }
 
 /** The raw text with every invisible character made visible. */
@@ -101,11 +148,15 @@ function withoutCall(filter: TraceFilter): TraceFilter {
 }
 
 export function Inspector() {
-  const selected = useStore((s) => s.selected);
+  const playing = usePlayer((s) => s.playing);
+  const selected = useThrottled(
+    useStore((s) => s.selected),
+    playing ? DETAIL_INTERVAL_MS : 0,
+  );
   const setFilter = useStore((s) => s.setFilter);
   const filter = useStore((s) => s.filter);
   const notify = useStore((s) => s.notify);
-  const { detail, error } = useDetail(selected);
+  const { detail, error, loading } = useDetail(selected);
   const [tab, setTab] = useState<'raw' | 'headers' | 'sdp' | 'diagnostics'>('raw');
 
   if (selected === null) {
@@ -140,10 +191,11 @@ export function Inspector() {
     notify('info', (await copyText(detail.raw)) ? `Message ${s.index + 1} copied.` : 'The clipboard refused the copy.');
   };
   return (
-    <aside className="inspector" aria-label="Inspector">
+    <aside className="inspector" aria-label="Inspector" aria-busy={loading !== null}>
       <div className="insp-head">
         <div className="insp-title">
           <strong>#{s.index + 1}</strong> <span className="insp-start">{detail.startLine}</span>
+          {loading !== null && <span className="insp-loading"> · loading #{loading + 1}…</span>}
         </div>
         <div className="insp-meta">
           {endpoint(detail.fromName, s.src)} → {endpoint(detail.toName, s.dst)} · {s.transport.toUpperCase()} · {formatTime(s.timeUs)} · {s.size} bytes

@@ -9,7 +9,12 @@
  * rows.ts); a row not fetched yet is drawn as a placeholder of the same height.
  *
  * Keys: ↑/↓ or k/j move, PgUp/PgDn, Home/End, f toggles follow-live,
- * / focuses the search, Ctrl+G goes to a message number.
+ * / focuses the search, Ctrl+G goes to a message number, Shift+←/→ scroll
+ * sideways a column (Space and ←/→ belong to the player, Player.tsx).
+ *
+ * While the player is in use (player.ts), the arrows after its position are
+ * dimmed, so the flow draws itself as it plays, and each of its moves
+ * brings the position into view with a few rows of what comes next.
  */
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { type CSSProperties, type KeyboardEvent, memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
@@ -27,6 +32,7 @@ import {
   messageLabel,
 } from '../../../src/common/ladder.ts';
 import { connect } from '../bridge.ts';
+import { pause, selectAt, usePlayer } from '../player.ts';
 import { rows } from '../rows.ts';
 import { nameOf, useStore } from '../store.ts';
 
@@ -82,13 +88,15 @@ interface RowProps {
   prevUs: number | null;
   layout: LadderLayout;
   selected: boolean;
+  /** Not played yet: the player's position is before it. */
+  future: boolean;
   position: number;
   total: number;
   start: number;
   onSelect(index: number, position: number): void;
 }
 
-const Row = memo(function Row({ m, gutter, prevUs, layout, selected, position, total, start, onSelect }: RowProps) {
+const Row = memo(function Row({ m, gutter, prevUs, layout, selected, future, position, total, start, onSelect }: RowProps) {
   const fromCol = layout.indexOf.get(m.from);
   const toCol = layout.indexOf.get(m.to);
   const x1 = fromCol === undefined ? 0 : layout.columns[fromCol]!.x;
@@ -113,7 +121,7 @@ const Row = memo(function Row({ m, gutter, prevUs, layout, selected, position, t
       aria-setsize={total}
       aria-current={selected ? 'true' : undefined}
       data-index={m.index}
-      className={`lrow k-${cls}${selected ? ' selected' : ''}${m.retransmission ? ' retrans' : ''}`}
+      className={`lrow k-${cls}${selected ? ' selected' : ''}${future ? ' future' : ''}${m.retransmission ? ' retrans' : ''}`}
       style={{ transform: `translateY(${start}px)`, width: gutter + layout.width }}
       onClick={() => onSelect(m.index, position)}
     >
@@ -154,6 +162,25 @@ const Row = memo(function Row({ m, gutter, prevUs, layout, selected, position, t
 
 const MIN_COLUMN = 112;
 
+/**
+ * Scrolls the ladder just enough that the row at `pos` shows below the
+ * sticky column header with `margin` rows around it (a row far away is
+ * centred instead).
+ */
+function reveal(el: HTMLElement | null, pos: number, margin: number): void {
+  const body = el?.querySelector<HTMLElement>('.ladder-body');
+  if (!el || !body) return;
+  const head = body.offsetTop;
+  const visible = el.clientHeight - head;
+  const room = Math.max(0, Math.min(margin, Math.floor((visible / ROW_HEIGHT - 1) / 2))) * ROW_HEIGHT;
+  const top = head + pos * ROW_HEIGHT;
+  const viewTop = el.scrollTop + head;
+  const viewBottom = el.scrollTop + el.clientHeight;
+  if (top + ROW_HEIGHT < viewTop - visible || top > viewBottom + visible) el.scrollTop = top - head - (visible - ROW_HEIGHT) / 2;
+  else if (top - room < viewTop) el.scrollTop = top - room - head;
+  else if (top + ROW_HEIGHT + room > viewBottom) el.scrollTop = top + ROW_HEIGHT + room - el.clientHeight;
+}
+
 /** The element's width, kept up to date. */
 function useWidth(ref: { current: HTMLElement | null }): number {
   const [width, setWidth] = useState(1200);
@@ -190,11 +217,14 @@ export function Ladder() {
   const messageCount = useStore((s) => s.messageCount);
   const rowsVersion = useStore((s) => s.rowsVersion);
   const revision = useStore((s) => s.revision);
+  const playerActive = usePlayer((s) => s.active);
+  const playerMoves = usePlayer((s) => s.moves);
   const count = view?.count ?? 0;
   const usedKey = view?.used.join('|') ?? '';
   const scrollRef = useRef<HTMLDivElement>(null);
   const areaWidth = useWidth(scrollRef);
-  const { gutter, idx } = gutterWidths(count);
+  // The # column shows trace indexes: as wide as the whole trace needs, even in a view of a few messages.
+  const { gutter, idx } = gutterWidths(Math.max(count, messageCount));
   const columns = (view?.used.length ?? 0) || elements.length;
   // Columns share the width there is, between a narrow and the default width: fewer sideways scrolls.
   const columnWidth = Math.round(Math.max(MIN_COLUMN, Math.min(DEFAULT_COLUMN_WIDTH, (areaWidth - gutter - 24) / Math.max(1, columns))));
@@ -222,20 +252,20 @@ export function Ladder() {
     (pos: number, align: 'auto' | 'center' = 'auto') => {
       if (count === 0) return;
       const p = Math.max(0, Math.min(count - 1, pos));
-      const m = rows.get(p);
-      if (m) {
-        rows.pendingSelect = null;
-        select(m.index, p);
-      } else {
-        // Selected when its row arrives (store.ts); asked for now, not after the scroll has been drawn.
-        rows.pendingSelect = p;
-        rows.ensure(p - 40, p + 40);
-        useStore.setState({ selectedPos: p, follow: false });
-      }
-      virtualizer.scrollToIndex(p, { align });
+      // Selected at once, or when its row arrives (store.ts): asked for now, not after the scroll has been drawn.
+      selectAt(p);
+      if (align === 'center') virtualizer.scrollToIndex(p, { align });
+      else reveal(scrollRef.current, p, 0);
     },
-    [count, select, virtualizer],
+    [count, virtualizer],
   );
+
+  // The player moved: its position in view, with a few of the arrows still to come below it.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: each move of the player (playerMoves) asks for it
+  useEffect(() => {
+    const pos = useStore.getState().selectedPos;
+    if (pos !== null) reveal(scrollRef.current, pos, 3);
+  }, [playerMoves]);
 
   // "Go to message #n" (the filter bar's field, Ctrl+G): the message or the first one after it in this view.
   useEffect(() => {
@@ -279,6 +309,13 @@ export function Ladder() {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / ROW_HEIGHT) - 1);
     const up = position < 0 ? count - 1 : position - 1;
+    if (e.shiftKey && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) {
+      scrollRef.current?.scrollBy({ left: (e.key === 'ArrowRight' ? 1 : -1) * layout.columnWidth });
+      e.preventDefault();
+      return;
+    }
+    // Moving by hand stops a play (as the player's own step does).
+    if (['ArrowDown', 'ArrowUp', 'j', 'k', 'PageDown', 'PageUp', 'Home', 'End'].includes(e.key)) pause();
     switch (e.key) {
       case 'ArrowDown':
       case 'j':
@@ -345,6 +382,7 @@ export function Ladder() {
               prevUs={prev ? prev.timeUs : null}
               layout={layout}
               selected={m.index === selected}
+              future={playerActive && selectedPos !== null && item.index > selectedPos}
               position={item.index}
               total={count}
               start={item.start}

@@ -85,6 +85,13 @@ function GoTo() {
   );
 }
 
+/** A trace source in words: `case busy-outbound-486`, a file name, `live lab`. */
+function sourceLabel(id: string): string {
+  const source = useStore.getState().sources.find((s) => s.id === id);
+  if (!source) return `source ${id}`;
+  return source.kind === 'suite' ? `case ${source.name}` : source.kind === 'live' ? 'live lab' : source.name;
+}
+
 export function FilterBar() {
   const filter = useStore((s) => s.filter);
   const setFilter = useStore((s) => s.setFilter);
@@ -106,7 +113,7 @@ export function FilterBar() {
   const callKey = filter.callKey ?? filter.labCall;
   const traceCall = useTraceCall(callKey, revision, indexedCount);
   const ids = [...new Set([...elements.map((e) => e.id), ...seenIds])];
-  const empty = isFilterEmpty(filter);
+  const empty = isFilterEmpty(filter) && !filter.source;
   const callValue = filter.labCall ? `lab:${filter.labCall}` : filter.callKey ? `trace:${filter.callKey}` : '';
   const pickCall = (value: string): void => {
     const { labCall: _l, callKey: _c, legKey: _g, ...rest } = filter;
@@ -177,6 +184,11 @@ export function FilterBar() {
       {filter.callId && (
         <button type="button" className="chip" onClick={() => setFilter({ ...filter, callId: undefined })} title={`Call-ID ${filter.callId}: click to remove`}>
           <span className="chip-text">Call-ID {filter.callId}</span> ✕
+        </button>
+      )}
+      {filter.source && (
+        <button type="button" className="chip" onClick={() => setFilter({ ...filter, source: undefined })} title="Only the messages of this source (a suite case, an opened file): click to remove">
+          <span className="chip-text">{sourceLabel(filter.source)}</span> ✕
         </button>
       )}
       {filter.legKey && !traceCall && (

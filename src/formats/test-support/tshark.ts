@@ -51,7 +51,8 @@ export async function tsharkFrames(file: string, opts: TsharkOptions = {}): Prom
   ];
   const args = ['-r', file, ...(opts.checksums === false ? [] : CHECKSUMS), '-T', 'fields', '-E', 'occurrence=a', '-E', 'aggregator=\u0001', '-E', 'separator=\u0002'];
   if (opts.filter) args.push('-Y', opts.filter);
-  for (const o of opts.prefs ?? []) args.push('-o', o);
+  // Random free ports may belong to another dissector: let the SIP heuristics look first.
+  for (const o of ['tcp.try_heuristic_first:TRUE', 'udp.try_heuristic_first:TRUE', ...(opts.prefs ?? [])]) args.push('-o', o);
   for (const f of fields) args.push('-e', f);
   const r = await run('tshark', args, { timeoutMs: 60000 });
   const err = tsharkErrors(r.stderr);
