@@ -103,7 +103,8 @@ async function labStart(transport: Transport, tap: (r: CaptureRecord) => void): 
   }
   for (const t of input.trunks ?? []) t.transport = transport;
   input.trunkConfiguration = { optionsIntervalMs: 60_000 };
-  return Lab.start(parseTopology(input, 'bench'), { tap });
+  // Media sockets off: the benchmark measures SIP (RTP relaying is a separate cost).
+  return Lab.start(parseTopology(input, 'bench'), { tap, media: false });
 }
 
 /**

@@ -509,9 +509,14 @@ export function defineUiTests(kind: 'browser' | 'desktop', current: () => Page):
     await expect(menu.getByRole('menuitem')).toHaveCount(1);
     await page.screenshot({ path: path.join(shots, shot('calls-transfer')) });
     await menu.getByRole('menuitem', { name: /Alice Anders → Bob Brown/ }).click();
-    // Alice is out of both calls; the gateway's party and bob are joined.
-    await expect(original.locator('.state')).toHaveText('ended', { timeout: 10_000 });
-    await expect(consultation.locator('.state')).toHaveText('ended', { timeout: 10_000 });
+    // Alice is out of both calls; the gateway's party and bob are joined, a call of its own at the top.
+    const joined = labCalls().nth(1);
+    await expect(joined.getByRole('cell').nth(1)).toHaveText('+14255550110', { timeout: 10_000 });
+    await expect(joined.getByRole('cell').nth(2)).toHaveText('Bob Brown');
+    await expect(joined.locator('.state')).toHaveText('connected', { timeout: 10_000 });
+    await expect(labCalls().nth(2).locator('.state')).toHaveText('ended', { timeout: 10_000 });
+    await expect(labCalls().nth(3).locator('.state')).toHaveText('ended', { timeout: 10_000 });
+    await expect(controls()).toContainText('Alice Anders → +14255550110');
     await controls().getByRole('button', { name: 'Show ladder' }).click();
     const ladder = page.getByRole('list', { name: 'Ladder' });
     await expect(ladder.getByRole('listitem', { name: 'REFER from Alice Anders to FE-Pool', exact: true })).toBeVisible();
@@ -521,6 +526,19 @@ export function defineUiTests(kind: 'browser' | 'desktop', current: () => Page):
     await ladder.getByRole('listitem', { name: 'NOTIFY from Gateway-A to Mediation-1', exact: true }).last().click();
     await expect(rawMessage()).toContainText('SIP/2.0 200 OK');
     await expect(rawMessage()).toContainText('message/sipfrag');
+    // The joined call: bob's, with a PSTN party; its ladder is the gateway's INVITE with Replaces through to bob.
+    await page.getByRole('tab', { name: 'Calls' }).click();
+    await joined.getByRole('button').click();
+    await expect(controls()).toContainText('+14255550110 → Bob Brown');
+    await expect(controls().getByRole('button', { name: 'Hold from PSTN' })).toBeEnabled();
+    await page.screenshot({ path: path.join(shots, shot('calls-joined')) });
+    await controls().getByRole('button', { name: 'Show ladder' }).click();
+    await ladder.getByRole('listitem', { name: /^INVITE( \(SDP\))? from Gateway-A to Mediation-1$/ }).first().click();
+    await expect(rawMessage()).toContainText(/^Replaces: /m);
+    await expect(ladder.getByRole('listitem', { name: /^INVITE( \(SDP\))? from FE-Pool to Bob Brown$/ })).toHaveCount(1);
+    await page.getByRole('tab', { name: 'Calls' }).click();
+    await controls().getByRole('button', { name: 'Hang up' }).click();
+    await expect(joined.locator('.state')).toHaveText('ended', { timeout: 10_000 });
   });
 
   test('calls: a call with the caller ID withheld shows as Anonymous, and reaches alice anonymous', async () => {
@@ -535,6 +553,19 @@ export function defineUiTests(kind: 'browser' | 'desktop', current: () => Page):
     await page.getByRole('tab', { name: 'Calls' }).click();
     await controls().getByRole('button', { name: 'Hang up' }).click();
     await expect(row.locator('.state')).toHaveText('ended', { timeout: 10_000 });
+    // A number whose own setting withholds its caller ID shows as Anonymous too, here and in the ladder's call filter.
+    await placeCall('+14255550123', 'alice');
+    const restricted = labCalls().nth(1);
+    await expect(restricted.getByRole('cell').nth(1)).toHaveText('Anonymous');
+    await expect(restricted.getByRole('cell').nth(1)).toHaveAttribute('title', 'Caller ID withheld (placed from +14255550123)');
+    await expect(restricted.locator('.state')).toHaveText('connected', { timeout: 15_000 });
+    await page.getByRole('tab', { name: 'Ladder' }).click();
+    const callFilter = page.getByRole('search', { name: 'Ladder filter' }).getByRole('combobox', { name: 'Call' });
+    await expect(callFilter.locator('option', { hasText: 'Anonymous → Alice Anders · connected' })).toHaveCount(1);
+    await expect(callFilter.locator('option', { hasText: '+14255550123' })).toHaveCount(0);
+    await page.getByRole('tab', { name: 'Calls' }).click();
+    await controls().getByRole('button', { name: 'Hang up' }).click();
+    await expect(restricted.locator('.state')).toHaveText('ended', { timeout: 10_000 });
     await page.getByRole('tab', { name: 'Ladder' }).click();
     await page.getByRole('button', { name: 'Clear filter' }).click();
   });

@@ -53,6 +53,12 @@ function download(name: string, blob: Blob): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+/** Saves an engine export (base64) through the browser's download (the desktop app asks where). */
+export function saveBase64(fileName: string, mimeType: string, data: string): void {
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  download(fileName, new Blob([bytes], { type: mimeType }));
+}
+
 export type ExportKind = ExportFormat | 'svg' | 'png';
 
 export async function exportTrace(kind: ExportKind, selection: Selection | undefined, scope: 'all' | 'shown' | 'selected', side?: string): Promise<void> {
@@ -84,8 +90,7 @@ export async function exportTrace(kind: ExportKind, selection: Selection | undef
       else if (s.selected !== null) request = { indexes: [s.selected] };
     }
     const result = await connect().api.exportTrace({ format: kind, ...(request ? { selection: request } : {}), ...(side ? { side } : {}) });
-    const bytes = Uint8Array.from(atob(result.data), (c) => c.charCodeAt(0));
-    download(result.fileName, new Blob([bytes], { type: result.mimeType }));
+    saveBase64(result.fileName, result.mimeType, result.data);
     s.notify('info', kind === 'sipp' ? `SIPp scenario exported to ${result.fileName}.` : `${result.messages.toLocaleString('en-US')} messages exported to ${result.fileName}.`);
   } catch (error) {
     s.notify('error', `Export failed: ${error instanceof Error ? error.message : String(error)}`);

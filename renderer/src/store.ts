@@ -87,6 +87,10 @@ export interface TrunklabState {
 }
 
 let noticeId = 0;
+/** The engine runs no lab (a window on files only), as its last snapshot said. */
+let filesOnly = false;
+/** The user picked a view: the window no longer picks one for them. */
+let viewChosen = false;
 
 export const useStore = create<TrunklabState>()((set, get) => ({
   connection: 'connecting',
@@ -114,7 +118,10 @@ export const useStore = create<TrunklabState>()((set, get) => ({
   selectedCall: null,
   notices: [],
   seenIds: [],
-  setView: (view) => set({ view }),
+  setView: (view) => {
+    viewChosen = true;
+    set({ view });
+  },
   setFilter: (filter) => {
     set({ filter });
     void openLadderView();
@@ -273,6 +280,11 @@ function applyQueued(): void {
     next.indexedCount = tick.indexedCount;
     next.revision = tick.revision;
     if (tick.revision !== s.revision) rows.stale();
+    // Files opened on a window that had none yet (the snapshot came before the import's first messages): show the ladder.
+    if (filesOnly && !viewChosen && s.view === 'calls' && s.messageCount === 0 && tick.messageCount > 0) {
+      next.view = 'ladder';
+      next.follow = false;
+    }
     const mine = ladder ? tick.views.find((v) => v.id === ladder!.id) : undefined;
     if (mine) {
       ladder = mine;
@@ -289,6 +301,7 @@ async function resync(): Promise<void> {
   const api = connect().api;
   const snap = await api.status();
   const s = useStore.getState();
+  filesOnly = snap.topology === null;
   useStore.setState({
     appVersion: snap.version,
     topology: snap.topology,

@@ -6,91 +6,33 @@
  * device places itself (`--originate-cmd` starts a SIPp uac).
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, test } from 'node:test';
+import { after, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { missingTool, type RunResult, run } from '../formats/test-support/peers.ts';
 import { callerAnswered, callerCancels, callerRefused, gatewayScenario } from '../qualify/test-support/sipp-devices.ts';
+import { NO_SIPP, type SippServer, scenarioFile, startSippServer } from '../qualify/test-support/sipp-process.ts';
+import { freePort } from '../sip/transport-testing.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'src/cli/trunklab.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'trunklab-suite-target-'));
-const children = new Set<ChildProcess>();
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => rmSync(dir, { recursive: true, force: true }));
 
-function has(command: string, args: string[]): boolean {
-  try {
-    execFileSync(command, args, { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
-  }
-}
-const SIPP = has('sipp', ['-v']);
-const TSHARK = has('tshark', ['-v']);
+const TSHARK = missingTool('tshark') === null;
 const CHROMIUM = existsSync('/usr/bin/chromium');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** A command run from the repository root to its end (killed after two minutes). */
+const inRoot = (command: string, args: string[]): Promise<RunResult> => run(command, args, { cwd: ROOT, timeoutMs: 120_000 });
+const trunklab = (args: string[]): Promise<RunResult> => inRoot(process.execPath, [BIN, ...args]);
 
-function run(command: string, args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      stdout += s;
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => {
-      stderr += s;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const trunklab = (args: string[], env?: Record<string, string>): Promise<Run> => run(process.execPath, [BIN, ...args], { env });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** SIPp as the device under test: a uas on 127.0.0.1 over TCP, for as long as the test runs. */
-async function sippDevice(name: string, xml: string): Promise<{ port: number; stop(): void }> {
-  const file = path.join(dir, `${name}.xml`);
-  writeFileSync(file, xml);
-  const port = await freePort();
-  const child = spawn('sipp', ['-sf', file, '-t', 't1', '-i', '127.0.0.1', '-p', String(port), '-nostdin', '-timeout', '300s'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(child);
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  // A scenario SIPp refuses ends it at once: say why instead of testing against nobody.
-  assert.equal(child.exitCode, null, `sipp exited: ${stderr.slice(-1000)}`);
-  return { port, stop: () => child.kill('SIGKILL') };
+/** SIPp as the device under test: a uas on 127.0.0.1 over TCP, listening, stopped when the test ends. */
+async function sippDevice(t: TestContext, name: string, xml: string): Promise<SippServer> {
+  const device = await startSippServer(['-sf', scenarioFile(dir, name, xml), '-timeout', '300s']);
+  t.after(() => device.stop());
+  return device;
 }
 
 /** `basic-outbound-answer  PASS  382 ms  64 messages  reason` → its parts. */
@@ -146,11 +88,10 @@ test('--list with --target: the cases that involve the device (gw-a by default, 
 
 test(
   'SIPp as the device (--target): a line per case, the summary, JUnit, HTML (in Chromium) and one pcap per case that tshark reads; exit 1, then 0',
-  { skip: SIPP ? false : 'sipp is not installed', timeout: 240_000 },
+  { skip: NO_SIPP, timeout: 240_000 },
   async (t) => {
     // Answers calls, 100 at once, but answers a hold (a=inactive) with a=sendrecv.
-    const device = await sippDevice('gateway-sendrecv', gatewayScenario({ holdAnswer: 'sendrecv' }));
-    t.after(() => device.stop());
+    const device = await sippDevice(t, 'gateway-sendrecv', gatewayScenario({ holdAnswer: 'sendrecv' }));
     const out = path.join(dir, 'reports');
     const junit = path.join(out, 'suite.xml');
     const report = path.join(out, 'suite.html');
@@ -235,25 +176,27 @@ test(
         const file = path.join(pcaps, `${id}.pcap`);
         // Free ports can be ones Wireshark gives another dissector: let SIP's heuristic look first.
         const heuristics = ['-o', 'tcp.try_heuristic_first:TRUE', '-o', 'udp.try_heuristic_first:TRUE'];
-        const sip = await run('tshark', ['-r', file, ...heuristics, '-Y', 'sip', '-T', 'fields', '-e', 'sip.Request-Line', '-e', 'sip.Status-Line', '-e', 'sip.CSeq']);
+        const sip = await inRoot('tshark', ['-r', file, ...heuristics, '-Y', 'sip', '-T', 'fields', '-e', 'sip.Request-Line', '-e', 'sip.Status-Line', '-e', 'sip.CSeq']);
         assert.equal(sip.code, 0, sip.stderr);
         const messages = sip.stdout.trimEnd().split('\n');
         assert.equal(messages.length, lines.get(id)?.messages, `${id}: tshark's SIP messages vs the case line`);
-        const malformed = await run('tshark', ['-r', file, ...heuristics, '-Y', '_ws.malformed || _ws.expert.severity == "error"']);
+        const malformed = await inRoot('tshark', ['-r', file, ...heuristics, '-Y', '_ws.malformed || _ws.expert.severity == "error"']);
         assert.equal(malformed.stdout.trim(), '', `${id}: malformed packets`);
         if (id === 'hold-resume-outbound') assert.match(messages[cited], /^\tSIP\/2\.0 200 OK\t\d+ INVITE$/, 'the cited message is the 200 to the hold');
       }
     } else t.diagnostic('tshark missing: captures not checked');
 
-    // The same device, cases it handles: exit 0.
-    const ok = await trunklab(['suite', '--target', `127.0.0.1:${device.port}/tcp`, '--cases', 'basic-outbound-answer,basic-outbound-100-trying', ...COMMON]);
+    // The same device, cases it handles: exit 0. A fresh SIPp plays it: the first run's lab may have reset its
+    // connection on stopping (SIPp's answer to its last OPTIONS unread), and SIPp ends on a reset (sipp-process.ts).
+    const again = await sippDevice(t, 'gateway-sendrecv-again', gatewayScenario({ holdAnswer: 'sendrecv' }));
+    const ok = await trunklab(['suite', '--target', `127.0.0.1:${again.port}/tcp`, '--cases', 'basic-outbound-answer,basic-outbound-100-trying', ...COMMON]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /^2 passed, 0 failed$/m);
   },
 );
 
 test('a device that is not there: the cases fail naming it (calls that fail over to an emulated gateway do not count)', { timeout: 120_000 }, async () => {
-  const port = await freePort();
+  const port = await freePort('tcp');
   const r = await trunklab(['suite', '--target', `127.0.0.1:${port}/tcp`, '--cases', 'basic-outbound-100-trying,ringback-180-post-dial-delay', ...COMMON]);
   assert.equal(r.code, 1, r.stdout + r.stderr);
   const lines = caseLines(r.stdout);
@@ -270,10 +213,9 @@ test('a device that is not there: the cases fail naming it (calls that fail over
 
 test(
   'calls from the device: --originate-cmd starts a SIPp uac per case with the number in its environment; one that does not call is skipped with the reason',
-  { skip: SIPP ? false : 'sipp is not installed', timeout: 240_000 },
+  { skip: NO_SIPP, timeout: 240_000 },
   async (t) => {
-    const device = await sippDevice('gateway-inactive', gatewayScenario({ holdAnswer: 'inactive' }));
-    t.after(() => device.stop());
+    const device = await sippDevice(t, 'gateway-inactive', gatewayScenario({ holdAnswer: 'inactive' }));
     const work = path.join(dir, 'originate');
     mkdirSync(work, { recursive: true });
     writeFileSync(path.join(work, 'uac-answered.xml'), callerAnswered(1000));

@@ -5,7 +5,7 @@
  * so the UI opens either message on the ladder.
  */
 import type { FlowDiffLine, FlowDiffMessage, FlowDiffResult, FlowDiffSide } from '../common/api.ts';
-import { diffFlows, type FlowMessage } from '../qualify/flow-diff.ts';
+import { diffFlows, type FlowMessage, flowMessages } from '../qualify/flow-diff.ts';
 import type { TraceStore } from '../trace/store.ts';
 
 /** Messages per side at most: the alignment is quadratic (1,000 × 1,000 takes about 0.5 s of the engine thread, 2,000 × 2,000 about 2.5 s). */
@@ -17,38 +17,16 @@ export interface Flow {
   indexes: readonly number[];
 }
 
-function labelOf(store: TraceStore, i: number): string {
-  const kind = store.kind(i);
-  if (kind === 'request') return store.method(i);
-  if (kind === 'response') return `${store.status(i)} ${store.reason(i)} (${store.cseqMethod(i)})`;
-  return 'invalid';
-}
-
-/** The messages a flow compares: no retransmissions, no REGISTER / OPTIONS unless `all`; addresses named P1, P2… by first appearance. */
-export function flowMessages(store: TraceStore, indexes: readonly number[], all: boolean): FlowMessage[] {
-  const names = new Map<string, string>();
-  const name = (s: string): string => {
-    let n = names.get(s);
-    if (n === undefined) {
-      n = /^[\d.:[\]]+$/.test(s) ? `P${names.size + 1}` : s;
-      names.set(s, n);
-    }
-    return n;
-  };
-  const out: FlowMessage[] = [];
-  for (const i of indexes) {
-    if (store.isRetransmission(i)) continue;
-    const method = store.method(i);
-    if (!all && (method === 'REGISTER' || method === 'OPTIONS')) continue;
-    out.push({ index: i, label: labelOf(store, i), direction: `${name(store.from(i))} → ${name(store.to(i))}`, message: store.message(i) });
-  }
+/** The messages of a flow (see `flowMessages`), at most MAX_FLOW_MESSAGES. */
+function boundedFlow(store: TraceStore, indexes: readonly number[], all: boolean): FlowMessage[] {
+  const out = flowMessages(store, { indexes, background: all });
   if (out.length > MAX_FLOW_MESSAGES) throw new Error(`a flow of ${out.length} messages is too long to align (at most ${MAX_FLOW_MESSAGES}): pick one call`);
   return out;
 }
 
 export function diffTraceFlows(store: TraceStore, a: Flow, b: Flow, all: boolean, generation: number): FlowDiffResult {
-  const fa = flowMessages(store, a.indexes, all);
-  const fb = flowMessages(store, b.indexes, all);
+  const fa = boundedFlow(store, a.indexes, all);
+  const fb = boundedFlow(store, b.indexes, all);
   const side = (m: FlowMessage): FlowDiffMessage => {
     const s = store.summary(m.index);
     return { index: m.index, label: m.label, from: s.from, to: s.to, direction: m.direction, timeUs: s.timeUs, sdp: s.sdp };

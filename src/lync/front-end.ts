@@ -126,6 +126,8 @@ export class FrontEnd {
   }
 
   #reply(tx: ServerTransaction, status: number, reason?: string, headers: Array<{ name: string; value: string }> = []): void {
+    // A final response went already (the transaction then holds no request to answer).
+    if (tx.lastStatus >= 200) return;
     const res = tx.createResponse(status, reason);
     for (const h of headers) res.append(h.name, h.value);
     res.append('Server', FRONT_END_PRODUCT);

@@ -6,42 +6,20 @@
  * UAS) and places one to a Lync user (as a UAC) through its own trunk.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
+import { type Sipp, startSipp, startSippServer } from '../qualify/test-support/sipp-process.ts';
 import { Lab } from './lab.ts';
 import { callAndHangUp, fixtureTopology, quick } from './lab-test-support.ts';
 import type { TopologyInput } from './topology.ts';
 
 const SEEDS = ['single-gateway.json', 'ip-pbx.json', 'pool-mixed.json', 'pool-shared-gateway.json', 'lab.json'];
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function sipp(args: string[]): { child: ChildProcess; exit: Promise<number | null>; output: () => string } {
-  const child = spawn('sipp', [...args, '-nostdin'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout?.on('data', (d) => (text += String(d)));
-  child.stderr?.on('data', (d) => (text += String(d)));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exit, output: () => text };
-}
-
 for (const seed of SEEDS) {
   test(`${seed}: SIPp on every trunk's peer, a call each way`, async () => {
     const input = fixtureTopology(seed);
     const peers = input.peers.map((p, k) => ({ name: p.name, host: `127.0.0.${200 + k}`, number: `+1999555${String(1000 + k)}` }));
-    for (const p of peers) Object.assign(p, { port: await freePort(p.host) });
-    const devices = peers as Array<(typeof peers)[number] & { port: number }>;
-    const servers = devices.map((d) => sipp(['-sn', 'uas', '-t', 't1', '-i', d.host, '-p', String(d.port), '-aa']));
+    const servers = await Promise.all(peers.map((p) => startSippServer(['-sn', 'uas', '-aa'], { host: p.host })));
+    const devices = peers.map((p, k) => ({ ...p, port: servers[k].port }));
     const topology = fixtureTopology(
       seed,
       (doc: TopologyInput) => {
@@ -55,7 +33,7 @@ for (const seed of SEEDS) {
       devices.map((d) => `${d.name}=${d.host}:${d.port}/tcp`),
     );
     const lab = await Lab.start(topology, { timers: { t1: 100 } });
-    const clients: Array<ReturnType<typeof sipp>> = [];
+    const clients: Sipp[] = [];
     try {
       const user = lab.topology.users.find((u) => u.registered && u.behaviour.outcome === 'answer' && u.lineUri !== null);
       assert.ok(user?.lineUri);
@@ -68,16 +46,15 @@ for (const seed of SEEDS) {
         devices.map(async (d) => {
           const trunk = lab.topology.trunks.find((t) => t.peer === d.name);
           assert.ok(trunk);
-          const client = sipp(['-sn', 'uac', '-t', 't1', '-i', d.host, '-p', '0', '-s', user.lineUri?.number ?? '', '-m', '1', '-d', '100', '-timeout', '15', `${trunk.mediationAddress}:${trunk.mediationPort}`]);
+          const client = startSipp(['-sn', 'uac', '-t', 't1', '-i', d.host, '-p', '0', '-s', user.lineUri?.number ?? '', '-m', '1', '-d', '100', '-timeout', '15', `${trunk.mediationAddress}:${trunk.mediationPort}`]);
           clients.push(client);
-          const code = await client.exit;
+          const code = await client.exited;
           return { code, output: client.output() };
         }),
       );
       for (const [i, c] of codes.entries()) assert.equal(c.code, 0, `${devices[i].name} → ${user.name}: ${c.output}`);
     } finally {
-      for (const c of [...clients, ...servers]) c.child.kill('SIGKILL');
-      await Promise.all(servers.map((s) => s.exit));
+      await Promise.all([...clients, ...servers].map((c) => c.stop()));
       await lab.stop();
     }
   });

@@ -1,45 +1,19 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { test } from 'node:test';
+import { type Sipp, startSipp, startSippServer } from '../qualify/test-support/sipp-process.ts';
+import { freePort } from '../sip/transport-testing.ts';
 import { Lab } from './lab.ts';
 import { callAndHangUp, fixtureTopology } from './lab-test-support.ts';
 import type { TopologyInput } from './topology.ts';
-
-/** A port free on 127.0.0.1 right now (TCP; SIPp binds it next). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function sipp(args: string[]): { child: ChildProcess; exit: Promise<number | null>; output: () => string } {
-  const child = spawn('sipp', [...args, '-nostdin'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let text = '';
-  child.stdout?.on('data', (d) => {
-    text += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    text += String(d);
-  });
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exit, output: () => text };
-}
 
 const quickUsers = (input: TopologyInput): void => {
   for (const u of input.users ?? []) if (u.name === 'alice') u.behaviour = { outcome: 'answer', answerAfterMs: 100 };
 };
 
 test('SIPp as an external gateway: receives an outbound call, and places an inbound one that rings a Lync user', async () => {
-  const port = await freePort();
-  const uas = sipp(['-sn', 'uas', '-t', 't1', '-i', '127.0.0.1', '-p', String(port), '-aa']);
-  const lab = await Lab.start(fixtureTopology('single-gateway.json', quickUsers, [`gw-a=127.0.0.1:${port}/tcp`]), { timers: { t1: 100 } });
-  let uac: ReturnType<typeof sipp> | null = null;
+  const uas = await startSippServer(['-sn', 'uas', '-aa']);
+  const lab = await Lab.start(fixtureTopology('single-gateway.json', quickUsers, [`gw-a=127.0.0.1:${uas.port}/tcp`]), { timers: { t1: 100 } });
+  let uac: Sipp | null = null;
   try {
     const outbound = await callAndHangUp(lab, 'alice', '+14255550110', 100, 10_000);
     assert.equal(outbound.status, 200, `${JSON.stringify(outbound)}\n${uas.output()}`);
@@ -51,22 +25,20 @@ test('SIPp as an external gateway: receives an outbound call, and places an inbo
       if (m.method === 'INVITE') seen.push(m.requestUri);
     });
     // SIPp must send from the external device's address (127.0.0.1) for the trunk to accept it.
-    uac = sipp(['-sn', 'uac', '-t', 't1', '-i', '127.0.0.1', '-p', '0', '-s', '+14255550101', '-m', '1', '-d', '200', `127.0.0.1:${trunk.mediationPort}`.replace('127.0.0.1', trunk.mediationAddress)]);
-    const code = await uac.exit;
+    uac = startSipp(['-sn', 'uac', '-t', 't1', '-i', '127.0.0.1', '-p', '0', '-s', '+14255550101', '-m', '1', '-d', '200', `127.0.0.1:${trunk.mediationPort}`.replace('127.0.0.1', trunk.mediationAddress)]);
+    const code = await uac.exited;
     assert.equal(code, 0, uac.output());
     assert.equal(seen.length, 1, 'alice rang');
   } finally {
-    uac?.child.kill('SIGKILL');
-    uas.child.kill('SIGKILL');
-    await uas.exit;
+    await uac?.stop();
+    await uas.stop();
     await lab.stop();
   }
 });
 
 test('failover: the first trunk goes nowhere (fast failover timer), the call completes through SIPp on the second', async () => {
-  const dead = await freePort();
-  const port = await freePort();
-  const uas = sipp(['-sn', 'uas', '-t', 'u1', '-i', '127.0.0.1', '-p', String(port), '-aa']);
+  const dead = await freePort('udp');
+  const uas = await startSippServer(['-sn', 'uas', '-aa'], { transport: 'udp' });
   const topology = fixtureTopology(
     'single-gateway.json',
     (input) => {
@@ -79,7 +51,7 @@ test('failover: the first trunk goes nowhere (fast failover timer), the call com
       if (t0) t0.configuration = { fastFailoverTimeoutMs: 800 };
       for (const r of input.voiceRoutes ?? []) r.trunks = ['t-med-1-gw-a', 't-med-1-gw-b'];
     },
-    [`gw-a=127.0.0.1:${dead}/udp`, `gw-b=127.0.0.1:${port}/udp`],
+    [`gw-a=127.0.0.1:${dead}/udp`, `gw-b=127.0.0.1:${uas.port}/udp`],
   );
   const lab = await Lab.start(topology, { timers: { t1: 100 } });
   try {
@@ -90,8 +62,7 @@ test('failover: the first trunk goes nowhere (fast failover timer), the call com
     assert.ok(call.answeredUs !== undefined && (call.answeredUs - call.startedUs) / 1000 < 800 + 1000, 'answered within the fast failover time');
     assert.ok(Date.now() - started < 5000);
   } finally {
-    uas.child.kill('SIGKILL');
-    await uas.exit;
+    await uas.stop();
     await lab.stop();
   }
 });

@@ -61,7 +61,7 @@ export interface LabOptions {
   onEvent?: (event: EngineEvent) => void;
   /** RFC 3261 timers of every element (tests shorten T1). */
   timers?: Partial<TimerSettings>;
-  /** TLS key and certificate for every TLS listener; default: a throw-away self-signed one (openssl). */
+  /** TLS key and certificate for every TLS listener; default: a throw-away self-signed one (node:crypto). */
   tls?: TransportTlsOptions;
   /**
    * RTP sockets for every SDP (default true). False for call-rate
@@ -727,8 +727,8 @@ export class Lab {
       if (b2bua !== null) this.#followJoined(transfer, [b2bua.fe, b2bua.gw]);
       if (!record.trunks.includes(link.trunk)) record.trunks.push(link.trunk);
     } else record = this.registry.link(link.frontEnd.callId, link.gateway.callId);
-    // A call from a peer (an external device's too) whose INVITE withheld the caller's identity.
-    if (link.direction === 'inbound') {
+    // A call from a peer the lab did not place (an external device's) whose INVITE withheld the caller's identity.
+    if (link.direction === 'inbound' && record === null) {
       const invite = this.#b2buaCall(link)?.gw?.inviteRequest;
       if (invite != null && privacyRequested(invite)) this.registry.withholdIdentity(link.gateway.callId);
     }

@@ -7,97 +7,43 @@
  * tshark decodes them, and our receiver turns each into its digit.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
 import { DtmfReceiver } from './dtmf-receiver.ts';
 import { bindUdp } from './port-pool.ts';
 import { decodeRtp } from './rtp-packet.ts';
 import { RtpSession } from './rtp-session.ts';
 import { decodeTelephoneEvents, dtmfSchedule } from './telephone-event.ts';
+import { captureUdpPort, HAS_TSHARK, type LiveCapture, rtpFields, rtpProblems } from './test-support/tshark-rtp.ts';
 
-const run = promisify(execFile);
-const hasTshark = spawnSync('tshark', ['-v'], { stdio: 'ignore' }).status === 0;
 const SIPP_PCAPS = '/usr/share/sip-tester';
 
-async function fields(file: string, port: number, names: string[], extra: string[] = []): Promise<string[][]> {
-  const { stdout } = await run('tshark', ['-r', file, '-d', `udp.port==${port},rtp`, ...extra, '-T', 'fields', '-E', 'separator=|', ...names.flatMap((n) => ['-e', n])], { maxBuffer: 1 << 24 });
-  return stdout
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => l.split('|'));
-}
-
-/**
- * A live capture on lo of `port` (and of `probePort`), written to `file`.
- * Resolves once a probe datagram to `probePort` shows tshark is capturing
- * (its "Capturing on" line comes before the filter is in place); `stop()`
- * ends it.
- */
-async function capture(file: string, port: number): Promise<{ stop(): Promise<void>; packetsTo(): number }> {
-  const probe = await bindUdp('127.0.0.1', 0);
-  const probePort = probe.address().port;
-  const child: ChildProcess = spawn('tshark', ['-i', 'lo', '-f', `udp port ${port} or udp port ${probePort}`, '-a', 'duration:60', '-w', file, '-P', '-l'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let seen = false;
-  let err = '';
-  let printed = '';
-  child.stdout?.on('data', (d) => {
-    seen = true;
-    printed += String(d);
-  });
-  child.stderr?.on('data', (d) => {
-    err += String(d);
-  });
-  const limit = performance.now() + 20_000;
-  while (!seen) {
-    if (performance.now() > limit || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      probe.close();
-      throw new Error(`tshark did not capture: ${err}`);
-    }
-    probe.send('probe', probePort, '127.0.0.1');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  probe.close();
-  return {
-    stop: async () => {
-      child.kill('SIGINT');
-      await done;
-    },
-    // tshark's one-line summaries (-P): "… 48200 → 44354 Len=16".
-    packetsTo: () => printed.split('\n').filter((l) => new RegExp(`\\d (?:→|->) ${port}\\b`).test(l)).length,
-  };
-}
-
-test('tshark decodes the digits we send as RTP events: event ids, E bit, marker, one timestamp per event, durations; nothing malformed', { skip: !hasTshark, timeout: 60_000 }, async () => {
+test('tshark decodes the digits we send as RTP events: event ids, E bit, marker, one timestamp per event, durations; nothing malformed', { skip: !HAS_TSHARK, timeout: 60_000 }, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'trunklab-rtp-'));
   const [sa, sb] = await Promise.all([bindUdp('127.0.0.1', 0), bindUdp('127.0.0.1', 0)]);
   const a = new RtpSession(sa);
   const b = new RtpSession(sb, { isTelephoneEvent: (pt) => pt === 101 });
   const port = b.local.port;
   const file = path.join(dir, 'dtmf.pcap');
-  let cap: { stop(): Promise<void>; packetsTo(): number } | null = null;
+  let cap: LiveCapture | null = null;
   try {
     const digits = '1*9#';
     const schedule = dtmfSchedule(digits);
-    cap = await capture(file, port);
+    cap = await captureUdpPort(file, port, 60);
     a.remote = b.local;
     const sent = await a.sendDigits(digits, { payloadType: 101 });
     const limit = performance.now() + 10_000;
     while (cap.packetsTo() < schedule.length && performance.now() < limit) await new Promise((r) => setTimeout(r, 20));
     await cap.stop();
     cap = null;
-    const rows = await fields(file, port, ['rtp.p_type', 'rtp.marker', 'rtp.timestamp', 'rtpevent.event_id', 'rtpevent.end_of_event', 'rtpevent.volume', 'rtpevent.duration', 'rtp.ssrc'], ['-Y', `udp.dstport == ${port}`]);
+    const rows = await rtpFields(file, port, ['rtp.p_type', 'rtp.marker', 'rtp.timestamp', 'rtpevent.event_id', 'rtpevent.end_of_event', 'rtpevent.volume', 'rtpevent.duration', 'rtp.ssrc'], ['-Y', `udp.dstport == ${port}`]);
     assert.equal(rows.length, schedule.length);
     const expected = schedule.map((p) => ['101', p.marker ? '1' : '0', String((sent.timestamp + p.timestampOffset) >>> 0), String(p.event.event), p.event.end ? '1' : '0', '10', String(p.event.duration)]);
     assert.deepEqual(rows.map((r) => r.slice(0, 7)), expected);
     assert.ok(rows.every((r) => Number(r[7]) === a.ssrc));
-    const malformed = await fields(file, port, ['frame.number'], ['-Y', `udp.dstport == ${port} && (_ws.malformed || _ws.expert.severity >= "warning")`]);
-    assert.deepEqual(malformed, [], 'no malformed packet and no expert warning');
+    assert.deepEqual(await rtpProblems(file, port), [], 'no malformed packet and no expert warning');
     // And our own receiver on the other end saw the same digits.
     assert.equal(b.digits.map((d) => d.digit).join(''), digits);
   } finally {
@@ -108,9 +54,9 @@ test('tshark decodes the digits we send as RTP events: event ids, E bit, marker,
   }
 });
 
-test("SIPp's recorded RFC 4733 digits decode with our decoder as tshark decodes them; our receiver gives one digit per file", { skip: !hasTshark || !existsSync(SIPP_PCAPS) }, async () => {
+test("SIPp's recorded RFC 4733 digits decode with our decoder as tshark decodes them; our receiver gives one digit per file", { skip: !HAS_TSHARK || !existsSync(SIPP_PCAPS) }, async () => {
   const files = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'star', 'pound'].map((n) => ({ n, file: path.join(SIPP_PCAPS, `dtmf_2833_${n}.pcap`) }));
-  const decoded = await Promise.all(files.map(async ({ n, file }) => ({ n, file, rows: await fields(file, 10000, ['udp.payload', 'rtp.p_type', 'rtp.seq', 'rtp.timestamp', 'rtp.marker', 'rtpevent.event_id', 'rtpevent.end_of_event', 'rtpevent.volume', 'rtpevent.duration']) })));
+  const decoded = await Promise.all(files.map(async ({ n, file }) => ({ n, file, rows: await rtpFields(file, 10000, ['udp.payload', 'rtp.p_type', 'rtp.seq', 'rtp.timestamp', 'rtp.marker', 'rtpevent.event_id', 'rtpevent.end_of_event', 'rtpevent.volume', 'rtpevent.duration']) })));
   for (const { n, file, rows } of decoded) {
     assert.ok(rows.length >= 4, file);
     const digits: string[] = [];

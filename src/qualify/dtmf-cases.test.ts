@@ -29,26 +29,21 @@ test('the DTMF cases pass against the emulated peers, with the digits seen where
 });
 
 test('a verdict names the digits expected and the digits received', async () => {
+  /** Alice calls Gateway-A's number, the call connects, she sends `digits`. */
+  const callAndSend = (digits: string): unknown[] => [
+    { action: 'call', from: 'alice', to: '+14255550110' },
+    { action: 'expect-call', state: 'connected', within: 10_000 },
+    { action: 'dtmf', digits },
+  ];
   const scenario = parseScenario({
     id: 'dtmf-wrong-digits',
     title: 'expects other digits than the ones sent',
-    steps: [
-      { action: 'call', from: 'alice', to: '+14255550110' },
-      { action: 'expect-call', state: 'connected', within: 10_000 },
-      { action: 'dtmf', digits: '12' },
-      { action: 'expect-dtmf', to: 'gw-a', digits: '123#', within: 1500 },
-      { action: 'hangup' },
-    ],
+    steps: [...callAndSend('12'), { action: 'expect-dtmf', to: 'gw-a', digits: '123#', within: 1500 }, { action: 'hangup' }],
   });
   const wrongPt = parseScenario({
     id: 'dtmf-wrong-payload',
     title: 'expects another payload type',
-    steps: [
-      { action: 'call', from: 'alice', to: '+14255550110' },
-      { action: 'expect-call', state: 'connected', within: 10_000 },
-      { action: 'dtmf', digits: '9' },
-      { action: 'expect-dtmf', to: 'peer', digits: '9', payloadType: 96 },
-    ],
+    steps: [...callAndSend('9'), { action: 'expect-dtmf', to: 'peer', digits: '9', payloadType: 96 }],
   });
   const suite = await runSuite([scenario, wrongPt], lab(), { timeScale: 0.25, timers: { t1: 100 } });
   const [digits, pt] = suite.cases;

@@ -29,7 +29,23 @@ export type DiffLine =
 /** Headers whose values differ between any two runs (tags, branches, ids, lengths). */
 const VOLATILE = new Set(['via', 'call-id', 'cseq', 'content-length', 'max-forwards', 'date', 'timestamp', 'contact', 'record-route', 'route', 'from', 'to', 'ms-diagnostics-public', 'authorization', 'www-authenticate']);
 
-export function flowMessages(store: TraceStore, options: { background?: boolean } = {}): FlowMessage[] {
+function labelOf(store: TraceStore, i: number): string {
+  const kind = store.kind(i);
+  if (kind === 'request') return store.method(i);
+  if (kind === 'response') return `${store.status(i)} ${store.reason(i)} (${store.cseqMethod(i)})`;
+  return 'invalid';
+}
+
+function* everyIndex(store: TraceStore): Generator<number> {
+  for (let i = 0; i < store.size; i++) yield i;
+}
+
+/**
+ * The messages a flow compares, in order: every message of `store`, or the
+ * trace `indexes` given. No retransmissions, no REGISTER / OPTIONS unless
+ * `background`; addresses named P1, P2… by first appearance.
+ */
+export function flowMessages(store: TraceStore, options: { background?: boolean; indexes?: Iterable<number> } = {}): FlowMessage[] {
   const names = new Map<string, string>();
   const name = (s: string): string => {
     let n = names.get(s);
@@ -40,12 +56,11 @@ export function flowMessages(store: TraceStore, options: { background?: boolean 
     return n;
   };
   const out: FlowMessage[] = [];
-  for (let i = 0; i < store.size; i++) {
-    const s = store.summary(i);
-    if (s.retransmission) continue;
-    if (!options.background && (s.method === 'REGISTER' || s.method === 'OPTIONS')) continue;
-    const label = s.kind === 'request' ? s.method : s.kind === 'response' ? `${s.status} ${s.reason} (${s.method})` : 'invalid';
-    out.push({ index: i, label, direction: `${name(s.from)} → ${name(s.to)}`, message: store.message(i) });
+  for (const i of options.indexes ?? everyIndex(store)) {
+    if (store.isRetransmission(i)) continue;
+    const method = store.method(i);
+    if (!options.background && (method === 'REGISTER' || method === 'OPTIONS')) continue;
+    out.push({ index: i, label: labelOf(store, i), direction: `${name(store.from(i))} → ${name(store.to(i))}`, message: store.message(i) });
   }
   return out;
 }

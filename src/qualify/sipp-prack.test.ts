@@ -9,9 +9,7 @@
  * the case fails naming the missing RSeq.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -19,47 +17,16 @@ import { fileURLToPath } from 'node:url';
 import { readTopologyInput } from '../lync/free-ports.ts';
 import { builtInCases, selectCases } from './cases.ts';
 import { runSuite, type SuiteResult } from './suite.ts';
+import { gatewaySdp, sippResponse } from './test-support/sipp-devices.ts';
+import { NO_SIPP, scenarioFile, startSippServer } from './test-support/sipp-process.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'trunklab-sipp-prack-'));
-const children: ChildProcess[] = [];
-after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => rmSync(dir, { recursive: true, force: true }));
 
-function hasSipp(): boolean {
-  try {
-    execFileSync('sipp', ['-v'], { stdio: 'ignore', timeout: 10_000 });
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
-  }
-}
-const skip = hasSipp() ? false : 'sipp is not installed';
+const SDP = gatewaySdp(1, 'sendrecv');
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const SDP = `v=0
-o=gw 1 1 IN IP4 [local_ip]
-s=-
-c=IN IP4 [local_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-16
-a=sendrecv
-`;
+const OK = sippResponse('200 OK', '[last_To:]', null, false);
 
 /** A response to the INVITE, from the Via and CSeq kept when it arrived (SIPp's [last_*] is the last message received). */
 const toInvite = (status: string, extra: string, body: string | null): string => `<![CDATA[
@@ -103,29 +70,7 @@ const RECV_PRACK = `<recv request="PRACK">
   </nop>
   <nop condexec="rackok" condexec_inverse="true"><action><log message="RAck CSeq [$rackcseq] does not name the INVITE [$invitecseq]"/><error message="RAck CSeq does not name the INVITE"/></action></nop>
   <nop><action><log message="PRACK received: RAck 1 [$rackcseq] INVITE (the INVITE had [$supported]; [$rackline])"/></action></nop>
-  <send><![CDATA[
-
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>`;
-
-const OK = `<![CDATA[
-
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]>`;
+  <send>${OK}</send>`;
 
 /** The call ends with the Mediation Server's BYE; label 9 answers an OPTIONS keep-alive (a "call" of its own). */
 const BYE = `<recv request="BYE"/>
@@ -179,32 +124,20 @@ interface SippRun {
 }
 
 async function againstSipp(name: string, xml: string): Promise<SippRun> {
-  const file = path.join(dir, `${name}.xml`);
-  writeFileSync(file, xml);
-  const port = await freePort();
   const logFile = path.join(dir, `${name}-log.txt`);
   const errorFile = path.join(dir, `${name}-errors.txt`);
-  const child = spawn('sipp', ['-sf', file, '-t', 't1', '-i', '127.0.0.1', '-p', String(port), '-nostdin', '-timeout', '60s', '-trace_logs', '-log_file', logFile, '-trace_err', '-error_file', errorFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => {
-    output = (output + c.toString('latin1')).slice(-8000);
-  });
-  child.stderr?.on('data', (c: Buffer) => {
-    output = (output + c.toString('latin1')).slice(-8000);
-  });
+  const sipp = await startSippServer(['-sf', scenarioFile(dir, name, xml), '-timeout', '60s', '-trace_logs', '-log_file', logFile, '-trace_err', '-error_file', errorFile]);
   try {
-    await new Promise((resolve) => setTimeout(resolve, 300));
     const input = readTopologyInput(path.join(root, 'fixtures/topologies/lab.json'));
-    const suite = await runSuite(selectCases(builtInCases(), 'prack-outbound-183-reliable'), input, { external: [`gw-a=127.0.0.1:${port}/tcp`], freePorts: true, timeScale: 0.25, timers: { t1: 100 }, drainMs: 200 });
+    const suite = await runSuite(selectCases(builtInCases(), 'prack-outbound-183-reliable'), input, { external: [`gw-a=127.0.0.1:${sipp.port}/tcp`], freePorts: true, timeScale: 0.25, timers: { t1: 100 }, drainMs: 200 });
     const read = (f: string): string => (existsSync(f) ? readFileSync(f, 'latin1') : '');
-    return { suite, log: read(logFile), errors: read(errorFile), output };
+    return { suite, log: read(logFile), errors: read(errorFile), output: sipp.output() };
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    await sipp.stop();
   }
 }
 
-test('SIPp gateway sends a reliable 183 (Require: 100rel, RSeq) and requires the PRACK: SIPp gets it with the right RAck, the case passes', { skip, timeout: 90_000 }, async () => {
+test('SIPp gateway sends a reliable 183 (Require: 100rel, RSeq) and requires the PRACK: SIPp gets it with the right RAck, the case passes', { skip: NO_SIPP, timeout: 90_000 }, async () => {
   const run = await againstSipp('reliable-183', RELIABLE_GATEWAY);
   const [c] = run.suite.cases;
   assert.equal(c.verdict, 'pass', `${c.reason}\n${run.output}`);
@@ -219,7 +152,7 @@ test('SIPp gateway sends a reliable 183 (Require: 100rel, RSeq) and requires the
   assert.deepEqual(order.slice(0, 6), ['INVITE', '183 Session Progress (INVITE)', 'PRACK', '200 OK (PRACK)', '200 OK (INVITE)', 'ACK'], order.join(', '));
 });
 
-test('SIPp gateway sends a 183 with Require: 100rel but no RSeq: no PRACK follows, and the case fails naming the missing RSeq', { skip, timeout: 90_000 }, async () => {
+test('SIPp gateway sends a 183 with Require: 100rel but no RSeq: no PRACK follows, and the case fails naming the missing RSeq', { skip: NO_SIPP, timeout: 90_000 }, async () => {
   const run = await againstSipp('no-rseq', NO_RSEQ_GATEWAY);
   const [c] = run.suite.cases;
   assert.equal(c.verdict, 'fail', run.output);

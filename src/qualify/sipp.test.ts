@@ -4,9 +4,7 @@
  * with a reason that names the problem.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -15,44 +13,19 @@ import { readTopologyInput } from '../lync/free-ports.ts';
 import { builtInCases, selectCases } from './cases.ts';
 import { runSuite, type SuiteResult } from './suite.ts';
 import { BUSY_GATEWAY, gatewayScenario } from './test-support/sipp-devices.ts';
+import { scenarioFile, startSippServer } from './test-support/sipp-process.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = mkdtempSync(path.join(tmpdir(), 'trunklab-sipp-'));
-const children: ChildProcess[] = [];
-after(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function againstSipp(name: string, xml: string, peer: string, cases: string): Promise<SuiteResult> {
-  const file = path.join(dir, `${name}.xml`);
-  writeFileSync(file, xml);
-  const port = await freePort();
-  const child = spawn('sipp', ['-sf', file, '-t', 't1', '-i', '127.0.0.1', '-p', String(port), '-nostdin', '-timeout', '60s'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
+  const sipp = await startSippServer(['-sf', scenarioFile(dir, name, xml), '-timeout', '60s']);
   try {
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    // A scenario SIPp refuses ends it at once: say why instead of testing against nobody.
-    assert.equal(child.exitCode, null, `sipp exited: ${stderr.slice(-1000)}`);
     const input = readTopologyInput(path.join(root, 'fixtures/topologies/lab.json'));
-    return await runSuite(selectCases(builtInCases(), cases), input, { external: [`${peer}=127.0.0.1:${port}/tcp`], freePorts: true, timeScale: 0.25, timers: { t1: 100 }, drainMs: 100 });
+    return await runSuite(selectCases(builtInCases(), cases), input, { external: [`${peer}=127.0.0.1:${sipp.port}/tcp`], freePorts: true, timeScale: 0.25, timers: { t1: 100 }, drainMs: 100 });
   } finally {
-    child.kill('SIGKILL');
+    await sipp.stop();
   }
 }
 

@@ -11,7 +11,7 @@
  *   `uas` scenario, waits for each to be confirmed and hangs up with BYE;
  *   SIPp's statistics must count every call successful.
  * - The same UAC over TLS against `trunklab uas --transport tls`, its own TLS
- *   listening point using a certificate made here with openssl.
+ *   listening point using a certificate made here with node:crypto.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';

@@ -157,6 +157,8 @@ export class ServerTransaction {
   readonly #ctx: TransactionContext;
   /** The parsed request until the final response is sent (see the file's comment), then null. */
   #request: SipMessage | null;
+  /** Counted in the layer's `heldRequests` (a live, registered transaction holding its request). */
+  #held: boolean;
   /** undefined: not looked up yet (the To header is only read when a tag is needed). */
   #localTag: string | null | undefined = undefined;
   #dest: Destination | null = null;
@@ -179,6 +181,7 @@ export class ServerTransaction {
   constructor(ctx: TransactionContext, request: SipMessage, flow: Flow, key: string | null, rfc2543: boolean) {
     this.#ctx = ctx;
     this.#request = request;
+    this.#held = key !== null;
     this.flow = flow;
     this.method = request.method;
     this.isInvite = request.method === 'INVITE';
@@ -205,7 +208,7 @@ export class ServerTransaction {
 
   /**
    * The request that created the transaction, until the final response is
-   * sent (or the transaction ends); null after that (see the file's comment).
+   * sent; null after that (see the file's comment).
    */
   get request(): SipMessage | null {
     return this.#request;
@@ -235,15 +238,17 @@ export class ServerTransaction {
    * the To tag set (except on 100), `received`/`rport` stamped on the top
    * Via (§18.2.1, RFC 3581), Timestamp copied on 100 (§8.2.6.1).
    *
-   * Throws once the final response is sent or the transaction has ended:
-   * the request is released then, and nothing new may be sent but a further
-   * 2xx to an INVITE, built from elsewhere and passed to `respond()`.
+   * Throws once the final response is sent: the request is released then,
+   * and nothing new may be sent but a further 2xx to an INVITE, built from
+   * elsewhere and passed to `respond()`. (A transaction that ended without a
+   * final response, timer F or a transport error, still makes one, which
+   * `respond()` then refuses.)
    */
   createResponse(status: number, reason?: string): OutgoingMessage {
     const request = this.#request;
     if (request === null) {
       throw new Error(
-        `createResponse(${status}) on the ${this.method} server transaction ${this.state === 'terminated' ? 'that has ended' : `after its final response ${this.lastStatus}`}: ` +
+        `createResponse(${status}) on the ${this.method} server transaction after its final response ${this.lastStatus}: ` +
           'the request is released once the final response is sent (RFC 3261 §17.2: only retransmissions follow it; a further 2xx to an INVITE goes to respond())',
       );
     }
@@ -307,6 +312,7 @@ export class ServerTransaction {
     this.state = 'completed';
     if (this.key === null) {
       // Unmatchable request: nothing could absorb retransmissions or an ACK.
+      this.#release();
       this.#send(bytes);
       this.terminate('completed');
       return true;
@@ -382,7 +388,13 @@ export class ServerTransaction {
     const tag = this.#localTag === undefined ? tagOfHeaderValue(request.get('to')) : this.#localTag;
     this.#localTag = tag === null ? null : ownString(tag);
     this.#request = null;
-    if (this.key !== null) this.#ctx.releaseRequest();
+    this.#unhold();
+  }
+
+  #unhold(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.#ctx.releaseRequest();
   }
 
   /** @internal a retransmission of the request matched this transaction. */
@@ -567,10 +579,9 @@ export class ServerTransaction {
     this.#last = null;
     this.#clearRetransmit();
     this.#clearState();
-    if (this.#request !== null) {
-      this.#request = null;
-      if (this.key !== null) this.#ctx.releaseRequest();
-    }
+    // No longer live: out of the layer's count. The request stays with it (the layer forgets the transaction
+    // itself) so that a TU that answers late still gets a response object, which respond() refuses.
+    this.#unhold();
     this.#ctx.forgetServer(this);
     this.#ctx.invoke(this.onTerminated, this, this, undefined);
   }

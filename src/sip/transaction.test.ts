@@ -627,6 +627,27 @@ function registerTests(): void {
       }
     });
 
+    test('a request the TU never answered: out of the count when timer F ends it; a late answer is built but not sent', async () => {
+      const uas = await endpoint({ timers: { t1: 5 } }); // F = 320 ms
+      const dev = await Device.open();
+      try {
+        await dev.send(deviceRequest('OPTIONS', dev, uas.address), uas.address);
+        await waitFor(() => uas.requests.length === 1, 'the OPTIONS');
+        const tx = uas.requests[0].tx;
+        assert.equal(uas.layer.heldRequests, 1);
+        await waitFor(() => tx.state === 'terminated', 'timer F', 3000);
+        assert.equal(uas.layer.heldRequests, 0, 'an ended transaction is not counted');
+        const late = tx.createResponse(200);
+        assert.equal(late.status, 200);
+        assert.equal(tx.respond(late), false, 'nothing is sent after the end');
+        await sleep(20);
+        assert.equal(dev.received.length, 0);
+      } finally {
+        await uas.close();
+        await dev.close();
+      }
+    });
+
     test('200 calls through real sockets: the live server transactions (Accepted INVITEs, Completed BYEs) hold no parsed request', async () => {
       const uac = await endpoint({});
       const uas = await endpoint({}); // RFC timers: every transaction lives on for 32 s after its final response

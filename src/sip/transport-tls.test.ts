@@ -1,5 +1,5 @@
 /**
- * TLS over real sockets with a throw-away self-signed certificate (openssl):
+ * TLS over real sockets with a throw-away self-signed certificate (made with node:crypto):
  * IPv4 and IPv6 exchange, cleartext in the tap, mutual TLS, verification
  * failures reported with their code, and a TLS peer that is not one.
  */

@@ -90,6 +90,26 @@ async function rawUdp(): Promise<{ port: number; got: Array<{ time: number; mess
 
 const SDP = buildOffer({ address: '127.0.0.1', port: 40000, telephoneEvent: 101 });
 
+/** One dialog of the raw peer as a UAC towards the callee on `calleePort`: request texts for `send`, a new branch each. */
+function rawDialog(rawPort: number, calleePort: number) {
+  const callId = `${newTag()}@127.0.0.1`;
+  const fromTag = newTag();
+  const request = (method: string, cseq: number, o: { toTag?: string | null; headers?: string[]; sdp?: string } = {}): string =>
+    [
+      `${method} sip:callee@127.0.0.1:${calleePort} SIP/2.0`,
+      `Via: SIP/2.0/UDP 127.0.0.1:${rawPort};branch=${newBranch()};rport`,
+      'Max-Forwards: 70',
+      `From: <sip:raw@127.0.0.1>;tag=${fromTag}`,
+      `To: <sip:callee@127.0.0.1>${o.toTag === undefined ? '' : `;tag=${o.toTag}`}`,
+      `Call-ID: ${callId}`,
+      `CSeq: ${cseq} ${method}`,
+      ...(method === 'INVITE' ? [`Contact: <sip:raw@127.0.0.1:${rawPort}>`] : []),
+      ...(o.headers ?? []),
+      ...(o.sdp === undefined ? ['Content-Length: 0', '', ''] : ['Content-Type: application/sdp', 'Content-Length: %len%', '', o.sdp]),
+    ].join('\n');
+  return { callId, fromTag, request };
+}
+
 describe('UAS: reliable provisional responses (RFC 3262 §3)', () => {
   for (const transport of ['udp', 'tcp'] as const) {
     test(`${transport}: a reliable 183 with SDP, the UAC PRACKs it, the 2xx is held until the PRACK`, async () => {
@@ -178,37 +198,13 @@ describe('UAS: reliable provisional responses (RFC 3262 §3)', () => {
     callee.ua.onInvite = (s) => {
       s.progress(183, buildOffer({ address: '127.0.0.1', port: 41000 }), undefined, { reliable: true });
     };
-    const callId = `${newTag()}@127.0.0.1`;
-    const fromTag = newTag();
-    const invite = `INVITE sip:callee@127.0.0.1:${callee.port} SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:${raw.port};branch=${newBranch()};rport
-Max-Forwards: 70
-From: <sip:raw@127.0.0.1>;tag=${fromTag}
-To: <sip:callee@127.0.0.1>
-Call-ID: ${callId}
-CSeq: 7 INVITE
-Contact: <sip:raw@127.0.0.1:${raw.port}>
-Supported: 100rel
-Content-Type: application/sdp
-Content-Length: %len%
-
-${SDP}`;
-    raw.send(invite, callee.port);
+    const dialog = rawDialog(raw.port, callee.port);
+    raw.send(dialog.request('INVITE', 7, { headers: ['Supported: 100rel'], sdp: SDP }), callee.port);
     await waitFor(() => raw.got.some((g) => g.message.status === 183), 'the first 183');
     const first = raw.got.find((g) => g.message.status === 183)?.message as SipMessage;
     // A PRACK naming another RSeq is no acknowledgement: 481 (§3), and the retransmissions go on.
     const rseq = reliableRSeq(first) as number;
-    raw.send(`PRACK sip:callee@127.0.0.1:${callee.port} SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:${raw.port};branch=${newBranch()};rport
-Max-Forwards: 70
-From: <sip:raw@127.0.0.1>;tag=${fromTag}
-To: <sip:callee@127.0.0.1>;tag=${first.toTag}
-Call-ID: ${callId}
-CSeq: 8 PRACK
-RAck: ${rseq + 5} 7 INVITE
-Content-Length: 0
-
-`, callee.port);
+    raw.send(dialog.request('PRACK', 8, { toTag: first.toTag, headers: [`RAck: ${rseq + 5} 7 INVITE`] }), callee.port);
     await waitFor(() => raw.got.some((g) => g.message.cseq?.method === 'PRACK'), 'the answer to the wrong PRACK');
     assert.equal(raw.got.find((g) => g.message.cseq?.method === 'PRACK')?.message.status, 481);
     await waitFor(() => raw.got.some((g) => g.message.status === 500), 'the 500 after 64*T1', 64 * T1 + 3000);
@@ -235,35 +231,13 @@ Content-Length: 0
       s.progress(183);
       s.progress(180); // queued behind the unacknowledged 183 (§3: one at a time)
     };
-    const callId = `${newTag()}@127.0.0.1`;
-    const fromTag = newTag();
-    raw.send(`INVITE sip:callee@127.0.0.1:${callee.port} SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:${raw.port};branch=${newBranch()};rport
-Max-Forwards: 70
-From: <sip:raw@127.0.0.1>;tag=${fromTag}
-To: <sip:callee@127.0.0.1>
-Call-ID: ${callId}
-CSeq: 1 INVITE
-Contact: <sip:raw@127.0.0.1:${raw.port}>
-Require: 100rel
-Content-Length: 0
-
-`, callee.port);
+    const dialog = rawDialog(raw.port, callee.port);
+    raw.send(dialog.request('INVITE', 1, { headers: ['Require: 100rel'] }), callee.port);
     await waitFor(() => raw.got.filter((g) => g.message.status === 183).length >= 2, 'one retransmission of the 183');
     assert.equal(raw.got.filter((g) => g.message.status === 180).length, 0, 'the 180 waits');
     const p183 = raw.got.find((g) => g.message.status === 183)?.message as SipMessage;
     const rseq = reliableRSeq(p183) as number;
-    const prack = (r: number, cseq: number): string => `PRACK sip:callee@127.0.0.1:${callee.port} SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:${raw.port};branch=${newBranch()};rport
-Max-Forwards: 70
-From: <sip:raw@127.0.0.1>;tag=${fromTag}
-To: <sip:callee@127.0.0.1>;tag=${p183.toTag}
-Call-ID: ${callId}
-CSeq: ${cseq} PRACK
-RAck: ${r} 1 INVITE
-Content-Length: 0
-
-`;
+    const prack = (r: number, cseq: number): string => dialog.request('PRACK', cseq, { toTag: p183.toTag, headers: [`RAck: ${r} 1 INVITE`] });
     raw.send(prack(rseq, 2), callee.port);
     await waitFor(() => raw.got.some((g) => g.message.status === 180), 'the 180 after the PRACK');
     const ok = raw.got.find((g) => g.message.cseq?.method === 'PRACK');
@@ -348,19 +322,6 @@ Content-Length: 0
 });
 
 describe('hang-up of an answered call before its ACK (RFC 3261 §15)', () => {
-  const inviteText = (port: number, rawPort: number, callId: string, fromTag: string): string => `INVITE sip:callee@127.0.0.1:${port} SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:${rawPort};branch=${newBranch()};rport
-Max-Forwards: 70
-From: <sip:raw@127.0.0.1>;tag=${fromTag}
-To: <sip:callee@127.0.0.1>
-Call-ID: ${callId}
-CSeq: 1 INVITE
-Contact: <sip:raw@127.0.0.1:${rawPort}>
-Content-Type: application/sdp
-Content-Length: %len%
-
-${SDP}`;
-
   test('udp: no BYE before the ACK; the BYE follows the ACK', async () => {
     const callee = await agent('udp');
     const raw = await rawUdp();
@@ -370,28 +331,18 @@ ${SDP}`;
       s.answer(buildOffer({ address: '127.0.0.1', port: 41000 }));
       s.hangup(); // answered, not yet ACKed
     };
-    const callId = `${newTag()}@127.0.0.1`;
-    const fromTag = newTag();
-    raw.send(inviteText(callee.port, raw.port, callId, fromTag), callee.port);
+    const dialog = rawDialog(raw.port, callee.port);
+    raw.send(dialog.request('INVITE', 1, { sdp: SDP }), callee.port);
     await waitFor(() => raw.got.filter((g) => g.message.status === 200).length >= 2, 'the 2xx retransmitted');
     assert.equal(raw.got.filter((g) => g.message.method === 'BYE').length, 0, 'no BYE before the ACK');
     assert.equal(uas?.ended, false);
     const ok = raw.got.find((g) => g.message.status === 200)?.message as SipMessage;
-    raw.send(`ACK sip:callee@127.0.0.1:${callee.port} SIP/2.0
-Via: SIP/2.0/UDP 127.0.0.1:${raw.port};branch=${newBranch()};rport
-Max-Forwards: 70
-From: <sip:raw@127.0.0.1>;tag=${fromTag}
-To: ${ok.get('to')}
-Call-ID: ${callId}
-CSeq: 1 ACK
-Content-Length: 0
-
-`, callee.port);
+    raw.send(dialog.request('ACK', 1, { toTag: ok.toTag }), callee.port);
     await waitFor(() => raw.got.some((g) => g.message.method === 'BYE'), 'the BYE after the ACK');
     const bye = raw.got.find((g) => g.message.method === 'BYE')?.message as SipMessage;
-    assert.equal(bye.callId, callId);
+    assert.equal(bye.callId, dialog.callId);
     assert.equal(bye.fromTag, ok.toTag);
-    assert.equal(bye.toTag, fromTag);
+    assert.equal(bye.toTag, dialog.fromTag);
     assert.equal(uas?.ended, true);
     assert.deepEqual(uas?.endReason, { kind: 'bye', byRemote: false });
   });
@@ -403,7 +354,7 @@ Content-Length: 0
       s.answer(buildOffer({ address: '127.0.0.1', port: 41000 }));
       s.hangup();
     };
-    raw.send(inviteText(callee.port, raw.port, `${newTag()}@127.0.0.1`, newTag()), callee.port);
+    raw.send(rawDialog(raw.port, callee.port).request('INVITE', 1, { sdp: SDP }), callee.port);
     await waitFor(() => raw.got.some((g) => g.message.method === 'BYE'), 'the BYE after 64*T1', 64 * T1 + 3000);
     const bye = raw.got.find((g) => g.message.method === 'BYE');
     assert.ok(bye !== undefined && bye.time >= 64 * T1 - 20, `BYE at ${bye?.time}`);

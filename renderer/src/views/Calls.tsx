@@ -8,7 +8,7 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 
-import type { CallActionRequest, CallSummary, ElementStatus } from '../../../src/common/api.ts';
+import type { CallActionRequest, CallSummary } from '../../../src/common/api.ts';
 import { formatDuration, formatTime } from '../../../src/common/ladder.ts';
 import { connect } from '../bridge.ts';
 import { nameOf, useStore } from '../store.ts';
@@ -32,51 +32,24 @@ function duration(c: CallSummary, nowMs: number): string {
   return formatDuration(end - c.answeredUs / 1000);
 }
 
-/** How the lab names a PSTN caller with presentation restricted: `anonymous`, `anonymous@<peer>`, `anonymous:<number>`. */
-const ANONYMOUS = /^anonymous(?:$|[@:])/i;
+const restricted = (c: CallSummary): boolean => c.presentation === 'restricted';
 
 /** The caller as the engine reports it: a withheld caller ID shows as Anonymous. */
-function callerName(from: string): string {
-  return ANONYMOUS.test(from) ? 'Anonymous' : nameOf(from);
+function callerName(c: CallSummary): string {
+  return restricted(c) ? 'Anonymous' : nameOf(c.from);
 }
 
-function callerTitle(from: string): string {
-  if (!ANONYMOUS.test(from)) return from;
-  const origin = from.slice('anonymous'.length + 1);
+function callerTitle(c: CallSummary): string {
+  if (!restricted(c)) return c.from;
+  // The lab names a caller placed anonymously `anonymous`, `anonymous@<peer>` or `anonymous:<number>`.
+  const origin = /^anonymous[@:](.+)$/i.exec(c.from)?.[1] ?? (/^anonymous$/i.test(c.from) ? '' : c.from);
   return origin ? `Caller ID withheld (placed from ${origin})` : 'Caller ID withheld';
 }
 
-/**
- * The Lync user a call's `from` or `to` names, as the lab resolves it: the
- * user id or SIP URI, the Line URI's number (with or without `+`), its
- * extension, or the 4-digit internal form of the number.
- */
-function lyncUser(text: string, users: readonly ElementStatus[]): ElementStatus | null {
-  const t = text.trim().toLowerCase();
-  if (t === '' || ANONYMOUS.test(t)) return null;
-  const digits = /^[+\d\s()-]+$/.test(t) ? t.replace(/\D/g, '') : '';
-  for (const u of users) {
-    const uri = (u.uri ?? '').toLowerCase();
-    if (t === u.id.toLowerCase() || t === uri || `sip:${t}` === uri) return u;
-    const line = (u.lineUri ?? '').toLowerCase().replace(/^tel:/, '');
-    if (line === '') continue;
-    const [number = '', ext = null] = line.split(';ext=');
-    if (t === line || t === `tel:${line}`) return u;
-    if (digits === '') continue;
-    if (ext !== null ? digits === ext : digits === number.replace(/\D/g, '') || (digits.length === 4 && number.endsWith(digits))) return u;
-  }
-  return null;
+/** The held state with the side that holds the call, as the engine says. */
+function stateLabel(c: CallSummary): string {
+  return c.state === 'held' && c.heldBy !== undefined ? `held · ${c.heldBy === 'pstn' ? 'PSTN' : 'Lync'}` : c.state;
 }
-
-/** Who is on a call: the Lync user who can hold and transfer (the caller first, as the lab picks), and whether a PSTN party is on it. */
-function partiesOf(c: CallSummary, users: readonly ElementStatus[]): { lync: ElementStatus | null; pstn: boolean } {
-  const caller = lyncUser(c.from, users);
-  const callee = lyncUser(c.to, users);
-  return { lync: caller ?? callee, pstn: caller === null || callee === null };
-}
-
-/** Which side put a call on hold from this window (the engine's `held` does not say). */
-type HeldBy = 'lync' | 'pstn';
 
 function Dialer() {
   const elements = useStore((s) => s.elements);
@@ -212,7 +185,7 @@ function TransferPicker({ others, onPick }: { others: readonly CallSummary[]; on
               }}
             >
               <span>
-                {callerName(o.from)} → {nameOf(o.to)}
+                {callerName(o)} → {nameOf(o.to)}
               </span>
               <span className={`state state-${o.state}`}>{o.state}</span>
             </button>
@@ -223,16 +196,14 @@ function TransferPicker({ others, onPick }: { others: readonly CallSummary[]; on
   );
 }
 
-function CallControls({ call, calls, heldBy, onHeld }: { call: CallSummary; calls: readonly CallSummary[]; heldBy: HeldBy | undefined; onHeld(callId: string, by: HeldBy | null): void }) {
+function CallControls({ call, calls }: { call: CallSummary; calls: readonly CallSummary[] }) {
   const notify = useStore((s) => s.notify);
   const showCall = useStore((s) => s.showCall);
-  const elements = useStore((s) => s.elements);
-  const users = useMemo(() => elements.filter((e) => e.role === 'lync-user'), [elements]);
   const [target, setTarget] = useState('');
   const [digits, setDigits] = useState('');
   const [pstnHold, setPstnHold] = useState<'sendonly' | 'inactive'>('sendonly');
   const live = LIVE.has(call.state);
-  const parties = partiesOf(call, users);
+  const heldBy = call.state === 'held' ? call.heldBy : undefined;
   const act = async (request: CallActionRequest): Promise<boolean> => {
     try {
       await connect().api.callAction(call.id, request);
@@ -242,39 +213,36 @@ function CallControls({ call, calls, heldBy, onHeld }: { call: CallSummary; call
       return false;
     }
   };
-  const hold = async (request: CallActionRequest, by: HeldBy | null): Promise<void> => {
-    if (await act(request)) onHeld(call.id, by);
-  };
   const ringing = call.state === 'ringing' || call.state === 'early-media' || call.state === 'proceeding';
   const held = call.state === 'held';
   // The same Lync user's other answered calls: consultations for an attended transfer.
   const consultations =
-    parties.lync === null || (call.state !== 'connected' && !held)
+    call.lyncUser === undefined || (call.state !== 'connected' && !held)
       ? []
-      : calls.filter((o) => o.id !== call.id && (o.state === 'connected' || o.state === 'held') && partiesOf(o, users).lync?.id === parties.lync?.id);
+      : calls.filter((o) => o.id !== call.id && (o.state === 'connected' || o.state === 'held') && o.lyncUser === call.lyncUser);
   return (
     <fieldset className="call-controls" aria-label={`Controls of call ${call.id}`}>
-      <span className="call-controls-who" title={`${call.id}: ${callerTitle(call.from)} → ${call.to}`}>
-        {callerName(call.from)} → {nameOf(call.to)}
+      <span className="call-controls-who" title={`${call.id}: ${callerTitle(call)} → ${call.to}`}>
+        {callerName(call)} → {nameOf(call.to)}
       </span>
       <fieldset className="control-group" aria-label="Lync side">
         <button type="button" disabled={!ringing} onClick={() => void act({ action: 'answer' })}>
           Answer
         </button>
-        <button type="button" disabled={call.state !== 'connected'} onClick={() => void hold({ action: 'hold' }, 'lync')}>
+        <button type="button" disabled={call.state !== 'connected'} onClick={() => void act({ action: 'hold' })}>
           Hold
         </button>
-        <button type="button" disabled={!held || heldBy === 'pstn'} onClick={() => void hold({ action: 'resume' }, null)}>
+        <button type="button" disabled={!held || heldBy === 'pstn'} onClick={() => void act({ action: 'resume' })}>
           Resume
         </button>
       </fieldset>
-      {parties.pstn && (
+      {call.pstn === true && (
         <fieldset className="control-group" aria-label="PSTN side">
           <span className="inline-field">
             <button
               type="button"
               disabled={call.state !== 'connected'}
-              onClick={() => void hold({ action: 'peer-hold', direction: pstnHold }, 'pstn')}
+              onClick={() => void act({ action: 'peer-hold', direction: pstnHold })}
               title="The PSTN party re-INVITEs with this direction (RFC 3264 §8.4)"
             >
               Hold from PSTN
@@ -284,7 +252,7 @@ function CallControls({ call, calls, heldBy, onHeld }: { call: CallSummary; call
               <option value="inactive">a=inactive</option>
             </select>
           </span>
-          <button type="button" disabled={!held || heldBy === 'lync'} onClick={() => void hold({ action: 'peer-resume' }, null)} title="The PSTN party re-INVITEs with a=sendrecv">
+          <button type="button" disabled={!held || heldBy === 'lync'} onClick={() => void act({ action: 'peer-resume' })} title="The PSTN party re-INVITEs with a=sendrecv">
             Resume from PSTN
           </button>
         </fieldset>
@@ -296,7 +264,7 @@ function CallControls({ call, calls, heldBy, onHeld }: { call: CallSummary; call
             Transfer
           </button>
         </span>
-        {parties.lync !== null && <TransferPicker key={call.id} others={consultations} onPick={(o) => void act({ action: 'transfer', replaces: o.id })} />}
+        {call.lyncUser !== undefined && <TransferPicker key={call.id} others={consultations} onPick={(o) => void act({ action: 'transfer', replaces: o.id })} />}
       </fieldset>
       <fieldset className="control-group" aria-label="DTMF">
         <span className="inline-field">
@@ -340,27 +308,10 @@ export function Calls() {
   const before = items[0]?.start ?? 0;
   const after = virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0);
   const topology = useStore((s) => s.topology);
-  const [heldBy, setHeldBy] = useState<ReadonlyMap<string, HeldBy>>(() => new Map());
-  const onHeld = (callId: string, by: HeldBy | null): void =>
-    setHeldBy((m) => {
-      const next = new Map(m);
-      if (by === null) next.delete(callId);
-      else next.set(callId, by);
-      return next;
-    });
-  // Forget who held a call once it leaves `held` (resumed elsewhere, ended). Transitions, not states:
-  // the action's answer and the call's event arrive in either order.
-  const lastStates = useRef(new Map<string, string>());
-  useEffect(() => {
-    const left = calls.filter((c) => lastStates.current.get(c.id) === 'held' && c.state !== 'held').map((c) => c.id);
-    lastStates.current = new Map(calls.map((c) => [c.id, c.state]));
-    if (left.length > 0) setHeldBy((m) => new Map([...m].filter(([id]) => !left.includes(id))));
-  }, [calls]);
-  const heldLabel = (c: CallSummary): string => (c.state === 'held' && heldBy.has(c.id) ? `held · ${heldBy.get(c.id) === 'pstn' ? 'PSTN' : 'Lync'}` : c.state);
   return (
     <section className={`calls-view${topology ? '' : ' files-only'}`} aria-label="Calls">
       {topology && <Dialer />}
-      {current && <CallControls call={current} calls={sorted} heldBy={heldBy.get(current.id)} onHeld={onHeld} />}
+      {current && <CallControls call={current} calls={sorted} />}
       <div className="calls-scroll lab-calls" ref={scrollRef} hidden={!topology}>
         <table className="calls-table" aria-label="Calls" aria-rowcount={sorted.length + 1}>
           <colgroup>
@@ -400,12 +351,12 @@ export function Calls() {
                       {formatTime(c.startedUs).slice(0, 8)}
                     </button>
                   </td>
-                  <td title={callerTitle(c.from)} className={ANONYMOUS.test(c.from) ? 'anonymous' : undefined}>
-                    {callerName(c.from)}
+                  <td title={callerTitle(c)} className={restricted(c) ? 'anonymous' : undefined}>
+                    {callerName(c)}
                   </td>
                   <td title={c.to}>{nameOf(c.to)}</td>
                   <td>
-                    <span className={`state state-${c.state}`}>{heldLabel(c)}</span>
+                    <span className={`state state-${c.state}`}>{stateLabel(c)}</span>
                   </td>
                   <td className="mono">{duration(c, now)}</td>
                   <td className="mono">{c.pddMs !== undefined ? `${Math.round(c.pddMs)} ms` : ''}</td>

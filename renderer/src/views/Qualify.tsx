@@ -10,8 +10,9 @@ import { Fragment, useEffect, useMemo, useState } from 'react';
 
 import type { QualifyCaseInfo, QualifyCaseResult, QualifyReportFormat, QualifyStep, TraceFilter } from '../../../src/common/api.ts';
 import { connect } from '../bridge.ts';
+import { saveBase64 } from '../files.ts';
 import { nameOf, useStore } from '../store.ts';
-import { openOnLadder, saveBase64, startQualify, useQualify } from './qualify-store.ts';
+import { openOnLadder, startQualify, useQualify } from './qualify-store.ts';
 import './qualify.css';
 
 const TIME_SCALES: [number, string][] = [

@@ -130,7 +130,7 @@ export function FilterBar() {
           <optgroup label="Lab calls">
             {calls.map((c) => (
               <option key={c.id} value={`lab:${c.id}`}>
-                {nameOf(c.from)} → {nameOf(c.to)} · {c.state}
+                {c.presentation === 'restricted' ? 'Anonymous' : nameOf(c.from)} → {nameOf(c.to)} · {c.state}
               </option>
             ))}
           </optgroup>

@@ -149,16 +149,3 @@ export async function openOnLadder(index: number, filter: TraceFilter): Promise<
   const head = el.querySelector<HTMLElement>('.ladder-head')?.offsetHeight ?? 0;
   el.scrollTop = Math.max(0, head + pos * ROW_HEIGHT - (el.clientHeight - head) / 2);
 }
-
-/** Saves an engine export (base64) through the browser's download (the desktop app asks where). */
-export function saveBase64(fileName: string, mimeType: string, data: string): void {
-  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
-  const url = URL.createObjectURL(new Blob([bytes], { type: mimeType }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = fileName;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}

@@ -9,7 +9,8 @@
  * in-dialog requests of the calling scenarios go to the address they called.
  */
 
-const SDP = (version: number, direction: string): string => `v=0
+/** A gateway's SDP (PCMA and telephone-event 101) in its `version`, with a=`direction`. */
+export const gatewaySdp = (version: number, direction: string): string => `v=0
 o=gw 1 ${version} IN IP4 [local_ip]
 s=-
 c=IN IP4 [local_ip]
@@ -21,7 +22,8 @@ a=fmtp:101 0-16
 a=${direction}
 `;
 
-function response(status: string, toLine: string, body: string | null, contact = true): string {
+/** A response to the last request received, with `toLine` for its To and an optional Contact and SDP `body`. */
+export function sippResponse(status: string, toLine: string, body: string | null, contact = true): string {
   return `<![CDATA[
 
 SIP/2.0 ${status}
@@ -54,16 +56,16 @@ export function gatewayScenario(o: GatewayOptions): string {
   const to = (o.toTag ?? true) ? '[last_To:];tag=[pid]gw[call_number]' : '[last_To:]';
   const options =
     (o.options ?? 'answer') === 'answer'
-      ? `<send>${response('200 OK', '[last_To:];tag=[pid]opt[call_number]', null, false)}</send>`
+      ? `<send>${sippResponse('200 OK', '[last_To:];tag=[pid]opt[call_number]', null, false)}</send>`
       : '<!-- OPTIONS ignored: no answer at all -->';
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="gateway under test">
   <recv request="OPTIONS" optional="true" next="8"/>
   <recv request="INVITE"/>
-  ${(o.trying ?? true) ? `<send>${response('100 Trying', '[last_To:]', null, false)}</send>` : '<!-- no 100 Trying -->'}
+  ${(o.trying ?? true) ? `<send>${sippResponse('100 Trying', '[last_To:]', null, false)}</send>` : '<!-- no 100 Trying -->'}
   ${o.ringAfterMs ? `<pause milliseconds="${o.ringAfterMs}"/>` : ''}
-  ${(o.ringing ?? true) ? `<send>${response('180 Ringing', to, null)}</send>` : ''}
-  <send>${response('200 OK', to, SDP(1, 'sendrecv'))}</send>
+  ${(o.ringing ?? true) ? `<send>${sippResponse('180 Ringing', to, null)}</send>` : ''}
+  <send>${sippResponse('200 OK', to, gatewaySdp(1, 'sendrecv'))}</send>
   <recv request="ACK"/>
   <label id="1"/>
   <recv request="INVITE" optional="true" next="2">
@@ -77,13 +79,13 @@ export function gatewayScenario(o: GatewayOptions): string {
   <recv request="BYE" next="3"/>
   <label id="2"/>
   <nop test="hold" next="4"/>
-  <send>${response('200 OK', '[last_To:]', SDP(2, 'sendrecv'))}</send>
+  <send>${sippResponse('200 OK', '[last_To:]', gatewaySdp(2, 'sendrecv'))}</send>
   <recv request="ACK" next="1"/>
   <label id="4"/>
-  <send>${response('200 OK', '[last_To:]', SDP(2, o.holdAnswer))}</send>
+  <send>${sippResponse('200 OK', '[last_To:]', gatewaySdp(2, o.holdAnswer))}</send>
   <recv request="ACK" next="1"/>
   <label id="3"/>
-  <send next="9">${response('200 OK', '[last_To:]', null, false)}</send>
+  <send next="9">${sippResponse('200 OK', '[last_To:]', null, false)}</send>
   <label id="8"/>
   ${options}
   <label id="9"/>
@@ -96,10 +98,10 @@ export const BUSY_GATEWAY = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="always busy">
   <recv request="OPTIONS" optional="true" next="8"/>
   <recv request="INVITE"/>
-  <send>${response('486 Busy Here', '[last_To:];tag=[pid]gw[call_number]', null, false)}</send>
+  <send>${sippResponse('486 Busy Here', '[last_To:];tag=[pid]gw[call_number]', null, false)}</send>
   <recv request="ACK" next="9"/>
   <label id="8"/>
-  <send>${response('200 OK', '[last_To:];tag=[pid]opt[call_number]', null, false)}</send>
+  <send>${sippResponse('200 OK', '[last_To:];tag=[pid]opt[call_number]', null, false)}</send>
   <label id="9"/>
 </scenario>
 `;
@@ -138,14 +140,17 @@ ${body === null ? 'Content-Length: 0\n' : `Content-Type: application/sdp\nConten
 
 const INVITE = `<send retrans="500">${request('INVITE', '[branch]', '1 INVITE', `To: <${RURI}>`, CALLER_SDP)}</send>`;
 
+/** The INVITE, then any of 100, 180 and 183 before its final response. */
+const INVITE_THEN_PROVISIONALS = `${INVITE}
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>`;
+
 /** A device that calls, lets the call be answered, talks `talkMs` and hangs up (BYE). */
 export function callerAnswered(talkMs: number): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="device calls and hangs up">
-  ${INVITE}
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
+  ${INVITE_THEN_PROVISIONALS}
   <recv response="200"/>
   <send>${request('ACK', '[branch]', '1 ACK', '[last_To:]', null)}</send>
   <pause milliseconds="${talkMs}"/>
@@ -176,10 +181,7 @@ export function callerCancels(afterRingMs: number): string {
 export function callerRefused(status: number): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="device calls, refused ${status}">
-  ${INVITE}
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
+  ${INVITE_THEN_PROVISIONALS}
   <recv response="${status}"/>
   <send>${request('ACK', '[branch-5]', '1 ACK', '[last_To:]', null)}</send>
 </scenario>
