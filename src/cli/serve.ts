@@ -74,9 +74,8 @@ export async function serveCommand(argv: string[], out: (line: string) => void):
       throw new UsageError(`the UI cannot listen on ${uiHost}:${uiPort}: ${(error as Error).message}`);
     }
   }
-  out(JSON.stringify({ ready: true }));
-
-  await new Promise<void>((resolve) => {
+  // The signal handlers go in before "ready": a caller that stops us as soon as it reads that line gets a clean stop.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -85,6 +84,8 @@ export async function serveCommand(argv: string[], out: (line: string) => void):
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  out(JSON.stringify({ ready: true }));
+  await stopped;
   await ui?.close();
   await lab.stop();
   out(JSON.stringify({ stopped: true }));

@@ -190,12 +190,15 @@ for (const keyType of ['rsa', 'ec'] as const) {
       const server = await tlsServer(t, '127.0.0.1', cert);
       const connect = `127.0.0.1:${server.port}`;
       const byIp = await run(t, 'openssl', ['s_client', '-connect', connect, '-CAfile', certFile, '-verify_return_error', '-verify_ip', '127.0.0.1', '-brief']);
-      assert.equal(byIp.code, 0, byIp.out);
-      assert.match(byIp.out, /Verification: OK/);
+      // s_client's exit status also reflects how the server closed (an EOF without close_notify under load gives 1):
+      // the verdict on the certificate is the handshake's.
+      const verified = (r: { out: string }): boolean => /CONNECTION ESTABLISHED/.test(r.out) && /Verification: OK/.test(r.out);
+      assert.ok(verified(byIp), byIp.out);
       const byName = await run(t, 'openssl', ['s_client', '-connect', connect, '-CAfile', certFile, '-verify_return_error', '-servername', 'fe.lab.example', '-verify_hostname', 'fe.lab.example', '-brief']);
-      assert.equal(byName.code, 0, byName.out);
+      assert.ok(verified(byName), byName.out);
       const wrong = await run(t, 'openssl', ['s_client', '-connect', connect, '-CAfile', certFile, '-verify_return_error', '-verify_ip', '127.0.0.2', '-brief']);
       assert.notEqual(wrong.code, 0, 'openssl refuses an address outside subjectAltName');
+      assert.doesNotMatch(wrong.out, /CONNECTION ESTABLISHED/, 'openssl refuses an address outside subjectAltName');
 
       const sServer = spawn('openssl', ['s_server', '-accept', '127.0.0.1:0', '-cert', certFile, '-key', keyFile, '-naccept', '1', '-www'], { stdio: ['ignore', 'pipe', 'pipe'] });
       t.after(() => {
