@@ -569,4 +569,17 @@ export function defineUiTests(kind: 'browser' | 'desktop', current: () => Page):
     await page.getByRole('tab', { name: 'Ladder' }).click();
     await page.getByRole('button', { name: 'Clear filter' }).click();
   });
+
+  test('calls: DTMF from the UI goes out as RFC 4733 RTP and the call shows what the gateway received', async () => {
+    await page.getByRole('tab', { name: 'Calls' }).click();
+    await placeCall('alice', '+14255550110');
+    const row = labCalls().nth(1);
+    await expect(row.locator('.state')).toHaveText('connected', { timeout: 15_000 });
+    await controls().getByRole('textbox', { name: 'DTMF digits' }).fill('12#');
+    await controls().getByRole('button', { name: 'Send' }).click();
+    await expect(controls().getByRole('status', { name: 'DTMF received' })).toHaveText('Gateway-A: 12#', { timeout: 10_000 });
+    await page.screenshot({ path: path.join(shots, shot('calls-dtmf')) });
+    await controls().getByRole('button', { name: 'Hang up' }).click();
+    await expect(row.locator('.state')).toHaveText('ended', { timeout: 10_000 });
+  });
 }

@@ -72,6 +72,8 @@ export interface CallSummary {
   pstn?: boolean;
   /** While `held`: which side put the call on hold (the Lync party's re-INVITE, or the PSTN party's). */
   heldBy?: 'lync' | 'pstn';
+  /** RFC 4733 digits that reached the call's endpoints on the wire, per element (in arrival order). */
+  dtmfReceived?: Array<{ element: string; digits: string }>;
 }
 
 /** One message on the wire, as the trace store summarizes it. */
@@ -241,10 +243,12 @@ export interface PlaceCallRequest {
 /**
  * `hold`/`resume`: the Lync party of the call (the PSTN side when the call has no Lync party the lab
  * plays); `peer-hold`/`peer-resume`: the PSTN side (the emulated peer re-INVITEs with a=sendonly, or
- * `direction`, and a=sendrecv).
+ * `direction`, and a=sendrecv); `refresh`: a session refresh now (RFC 4028): the Mediation Server
+ * re-INVITEs its gateway leg as its periodic refresh does; `peer-refresh`: the emulated peer
+ * re-INVITEs with its SDP unchanged (the Mediation Server answers it itself).
  */
-export type CallActionName = 'answer' | 'hold' | 'resume' | 'transfer' | 'dtmf' | 'hangup' | 'peer-hold' | 'peer-resume';
-export const CALL_ACTIONS: readonly CallActionName[] = ['answer', 'hold', 'resume', 'transfer', 'dtmf', 'hangup', 'peer-hold', 'peer-resume'];
+export type CallActionName = 'answer' | 'hold' | 'resume' | 'transfer' | 'dtmf' | 'hangup' | 'peer-hold' | 'peer-resume' | 'refresh' | 'peer-refresh';
+export const CALL_ACTIONS: readonly CallActionName[] = ['answer', 'hold', 'resume', 'transfer', 'dtmf', 'hangup', 'peer-hold', 'peer-resume', 'refresh', 'peer-refresh'];
 
 export interface CallActionRequest {
   action: CallActionName;

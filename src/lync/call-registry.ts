@@ -37,6 +37,8 @@ export class CallRecord {
   calleeElement: string | null = null;
   /** The caller's identity is withheld (RFC 3323): placed anonymously, or a leg's INVITE asked for privacy. */
   restricted = false;
+  /** RFC 4733 digits received on the wire, per endpoint element, in order of first digit. */
+  readonly dtmfReceived = new Map<string, string>();
   /** A Mediation Server joined a leg of the call to a peer: a PSTN party is on it, emulated or not. */
   viaMediation = false;
   /** Which sides hold the call now, and the one that held it last. */
@@ -104,6 +106,7 @@ export class CallRecord {
     if (this.pstn) s.pstn = true;
     const heldBy = this.heldBy;
     if (this.state === 'held' && heldBy !== undefined) s.heldBy = heldBy;
+    if (this.dtmfReceived.size > 0) s.dtmfReceived = [...this.dtmfReceived].map(([element, digits]) => ({ element, digits }));
     return s;
   }
 

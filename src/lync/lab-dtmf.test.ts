@@ -47,6 +47,9 @@ test('Lync user → gateway: digits go out as RFC 4733 on the user\'s RTP, the M
       'info: gw-a: received DTMF 123# (RFC 4733, payload 101)',
     ]);
     assert.equal(at(lab, callId, 'alice').length, 0, 'nothing came back');
+    // The call's summary (what the UI shows) carries what the gateway received, and nothing for alice.
+    const callEvents = events.filter((e): e is Extract<typeof e, { type: 'call' }> => e.type === 'call' && e.call.id === callId);
+    assert.deepEqual(callEvents.at(-1)?.call.dtmfReceived, [{ element: 'gw-a', digits: '123#' }]);
     await lab.callAction(callId, { action: 'hangup' });
     await lab.waitForCall(callId);
   } finally {

@@ -426,6 +426,21 @@ export class Lab {
         if (record.setHeld('pstn', hold)) this.#emitCall(record);
         break;
       }
+      case 'refresh':
+      case 'peer-refresh': {
+        // A session refresh now (RFC 4028): by the Mediation Server on its gateway leg, or by the PSTN side with unchanged SDP.
+        const pstn = record.callerKind === 'peer' ? record.caller : record.calleeKind === 'peer' ? record.callee : null;
+        if (pstn === null || pstn.ended || pstn.localSdp === null || pstn.state !== 'confirmed') throw new Error(`${callId}: no answered PSTN party in this call to refresh the session with`);
+        let res: SipMessage | null;
+        if (request.action === 'peer-refresh') res = await pstn.reinvite(pstn.localSdp);
+        else {
+          const sent = this.mediationServers.map((ms) => ms.refreshNow(pstn.callId)).find((p) => p !== null);
+          if (sent === undefined) throw new Error(`${callId}: no Mediation Server holds an answered gateway leg ${pstn.callId}`);
+          res = await sent;
+        }
+        if (res === null || res.status >= 300) throw new Error(`${callId}: ${request.action} got ${res?.status ?? 'no answer'}`);
+        break;
+      }
       case 'transfer': {
         if (request.target === undefined && request.replaces === undefined) throw new Error('transfer needs a target');
         if (userSide === null) throw new Error(`${callId}: no Lync user in this call to transfer it`);
@@ -520,6 +535,10 @@ export class Lab {
     const record = this.registry.byLeg(callId);
     const text = `${element}: received DTMF ${digitString(items)} (RFC 4733, payload ${items[0].payloadType}) on ${record?.id ?? callId}`;
     this.#emit({ type: 'log', level: 'info', text, timeUs: nowUs() });
+    if (record !== null) {
+      record.dtmfReceived.set(element, (record.dtmfReceived.get(element) ?? '') + digitString(items));
+      this.#emitCall(record);
+    }
   }
 
   #onRelayedDigit(r: RelayedDigit): void {

@@ -430,16 +430,33 @@ export class MediationServer {
   #sessionRefresh(call: B2buaCall, gw: Session, config: TrunkConfiguration): void {
     const every = config.sessionRefreshIntervalMs ?? (config.sessionExpiresSeconds * 1000) / 2;
     const t = setInterval(() => {
-      if (gw.ended || gw.localSdp === null) return;
-      let dir: Direction = 'sendrecv';
-      try {
-        dir = summarize(gw.localSdp).media[0]?.direction ?? 'sendrecv';
-      } catch {
-        // our own SDP: always parses
-      }
-      void gw.reinvite(reoffer(gw.localSdp, dir), sessionTimerHeaders(config, 'uac'));
+      void this.#refreshGateway(gw, config);
     }, every);
     call.timers.add(t);
+  }
+
+  /** One session refresh of a gateway leg: a re-INVITE with the same media, o= version + 1 (and Session-Expires when the trunk runs the timer). */
+  #refreshGateway(gw: Session, config: TrunkConfiguration): Promise<SipMessage | null> | null {
+    if (gw.ended || gw.localSdp === null) return null;
+    let dir: Direction = 'sendrecv';
+    try {
+      dir = summarize(gw.localSdp).media[0]?.direction ?? 'sendrecv';
+    } catch {
+      // our own SDP: always parses
+    }
+    return gw.reinvite(reoffer(gw.localSdp, dir), config.enableSessionTimer ? sessionTimerHeaders(config, 'uac') : undefined);
+  }
+
+  /**
+   * A session refresh now, as the periodic one does it, on the gateway leg whose Call-ID is
+   * `gatewayCallId`; null when this server has no such answered leg.
+   */
+  refreshNow(gatewayCallId: string): Promise<SipMessage | null> | null {
+    for (const call of this.calls) {
+      const gw = call.gw;
+      if (gw !== null && gw.callId === gatewayCallId && !gw.ended && gw.state === 'confirmed') return this.#refreshGateway(gw, call.trunk.configuration);
+    }
+    return null;
   }
 
   /**
@@ -797,6 +814,8 @@ export class MediationServer {
     if (this.#stopped) return;
     this.#stopped = true;
     for (const k of this.keepAlives.values()) k.stop();
+    // Let a keep-alive's answer arrive before the connections close (no reset under the peer).
+    await Promise.all([...this.keepAlives.values()].map((k) => k.drain(250)));
     for (const call of this.calls) call.clearTimers();
     this.feUa.hangupAll();
     for (const side of this.gatewaySides) side.ua.hangupAll();

@@ -17,6 +17,8 @@ export class OptionsKeepAlive {
   readonly trunk: Trunk;
   readonly health: PeerHealth;
   readonly #prober: HealthProber;
+  /** The probe on the wire, if any: a stop waits for its answer so the connection is not reset under it. */
+  #inFlight: Promise<unknown> | null = null;
 
   constructor(trunk: Trunk, ua: UserAgent, from: string, events: KeepAliveEvents) {
     this.trunk = trunk;
@@ -33,7 +35,12 @@ export class OptionsKeepAlive {
         const answer = ua
           .sendOptions(target, { transport: trunk.transport, host: trunk.peerAddress, port: trunk.peerPort }, from)
           .then((r) => r.response?.status ?? null);
-        return Promise.race([answer, timeout]);
+        const probe = Promise.race([answer, timeout]);
+        this.#inFlight = probe;
+        void probe.finally(() => {
+          if (this.#inFlight === probe) this.#inFlight = null;
+        });
+        return probe;
       },
       onTransition: (transition) => events.onTransition(trunk, transition),
     });
@@ -49,5 +56,18 @@ export class OptionsKeepAlive {
 
   stop(): void {
     this.#prober.stop();
+  }
+
+  /**
+   * Waits (at most `maxMs`) for the answer to a probe still on the wire. Closing
+   * a TCP connection with the peer's answer in flight makes the kernel reset
+   * it, which some devices take badly (SIPp 3.6.1 quits).
+   */
+  async drain(maxMs: number): Promise<void> {
+    const inFlight = this.#inFlight;
+    if (inFlight === null) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([inFlight.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, maxMs)))]);
+    clearTimeout(timer);
   }
 }

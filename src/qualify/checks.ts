@@ -147,3 +147,41 @@ function checkSdp(msg: SipMessage, want: SdpCheck): CheckFailure[] {
   if (want.crypto !== undefined && audio.crypto !== want.crypto) out.push({ expected: want.crypto ? 'SRTP offered (a=crypto)' : 'no a=crypto', observed: audio.crypto ? 'a=crypto present' : 'no a=crypto' });
   return out;
 }
+
+/** The o= session version of an SDP body, or null. */
+function sessionVersion(text: string): bigint | null {
+  const v = /^o=\S+ \S+ (\d+) /m.exec(text)?.[1];
+  return v === undefined ? null : BigInt(v);
+}
+
+/** The m= and c= lines of an SDP body: the media it sets up. */
+function mediaLines(text: string): string {
+  return text
+    .split(/\r?\n/)
+    .filter((l) => /^[mc]=/.test(l))
+    .map((l) => l.trim())
+    .join(' | ');
+}
+
+/**
+ * `sdp.version` and `sdp.sameMedia`: an SDP against the previous one its sender sent in the same call
+ * (`previous`: its text and trace index, null when there is none).
+ */
+export function checkSdpHistory(text: string, previous: { text: string; index: number } | null, want: SdpCheck): CheckFailure[] {
+  if (want.version === undefined && want.sameMedia !== true) return [];
+  if (previous === null) return [{ expected: 'an earlier SDP from the same sender in the call, to compare with', observed: 'none' }];
+  const out: CheckFailure[] = [];
+  if (want.version !== undefined) {
+    const before = sessionVersion(previous.text);
+    const now = sessionVersion(text);
+    const wanted = before === null ? null : want.version === 'same' ? before : before + 1n;
+    if (now === null || wanted === null || now !== wanted) {
+      const how = want.version === 'same' ? `the same as in message #${previous.index}` : `one more than ${before ?? '?'} in message #${previous.index}`;
+      out.push({ expected: `o= version ${wanted ?? '?'} (${how})`, observed: `o= version ${now ?? '(none)'}` });
+    }
+  }
+  if (want.sameMedia === true && mediaLines(text) !== mediaLines(previous.text)) {
+    out.push({ expected: `the media of message #${previous.index} (${mediaLines(previous.text)})`, observed: mediaLines(text) });
+  }
+  return out;
+}

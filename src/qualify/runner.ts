@@ -13,7 +13,7 @@ import { Lab } from '../lync/lab.ts';
 import { parseTopology, type Topology, TopologyError, type TopologyInput } from '../lync/topology.ts';
 import type { TimerSettings } from '../sip/transaction-timers.ts';
 import type { TransportTlsOptions } from '../sip/transport.ts';
-import { type CheckFailure, checkMessage, describeMatcher, isBackground, matches, outOfBound } from './checks.ts';
+import { type CheckFailure, checkMessage, checkSdpHistory, describeMatcher, isBackground, matches, outOfBound } from './checks.ts';
 import { DeviceCalls, externalCaller, type OriginateOptions } from './device-call.ts';
 import { checkDtmf } from './dtmf-check.ts';
 import type { ExpectSpec, Scenario, Step } from './scenario.ts';
@@ -147,6 +147,10 @@ export function describeStep(step: Step): string {
       return `wait ${step.ms} ms`;
     case 'stop-mediation-server':
       return `stop Mediation Server ${step.server}`;
+    case 'refresh':
+      return step.side === 'pstn' ? `the PSTN side refreshes the session of ${step.call} (re-INVITE, SDP unchanged)` : `the Mediation Server refreshes the session of ${step.call} (re-INVITE)`;
+    case 'prack':
+      return `PRACK of the last reliable provisional of ${step.call} and its 200 within ${step.within} ms`;
     case 'expect':
       return `${step.expect.absent ? 'no ' : ''}${describeMatcher(step.expect.match)} within ${step.expect.within} ms`;
     case 'expect-call':
@@ -281,7 +285,7 @@ class ScriptRun {
   }
 
   async step(step: Step): Promise<Outcome> {
-    if (step.action !== 'expect' && step.action !== 'expect-call' && step.action !== 'expect-dtmf' && step.action !== 'wait') this.#actionMark = this.#wire.size;
+    if (step.action !== 'expect' && step.action !== 'expect-call' && step.action !== 'expect-dtmf' && step.action !== 'prack' && step.action !== 'wait') this.#actionMark = this.#wire.size;
     switch (step.action) {
       case 'call': {
         const device = this.#devices === null ? null : externalCaller(this.#lab.topology, step.from);
@@ -320,6 +324,10 @@ class ScriptRun {
           : this.#act(step.call, { action: 'transfer', replaces: this.#callId(step.replaces) }, step.mayFail);
       case 'dtmf':
         return this.#act(step.call, { action: 'dtmf', digits: step.digits }, step.mayFail);
+      case 'refresh':
+        return this.#act(step.call, { action: step.side === 'pstn' ? 'peer-refresh' : 'refresh' }, false);
+      case 'prack':
+        return this.#prack(step);
       case 'expect':
         return this.#expect(step.expect);
       case 'expect-call':
@@ -392,7 +400,7 @@ class ScriptRun {
         if (seen < spec.match.nth) continue;
         if (spec.absent) return { verdict: 'fail', expected: `no ${what} within ${spec.within} ms`, observed: `${m.label} ${m.summary.from} → ${m.summary.to}`, messageIndex: m.index };
         this.#lastMatch = m.index;
-        const failures = [...checkMessage(m, spec, this.#inviteTime(m)), ...this.#rackFailures(m, spec), ...this.#afterPrackFailures(m, spec)];
+        const failures = [...checkMessage(m, spec, this.#inviteTime(m)), ...this.#rackFailures(m, spec), ...this.#afterPrackFailures(m, spec), ...this.#sdpHistoryFailures(m, spec)];
         if (failures.length === 0) return { verdict: 'pass', observed: `${m.label} ${m.summary.from} → ${m.summary.to}`, messageIndex: m.index };
         return { verdict: 'fail', expected: failures.map((f) => f.expected).join('; '), observed: `${failures.map((f) => f.observed).join('; ')} in ${m.label} ${m.summary.from} → ${m.summary.to}`, messageIndex: m.index };
       }
@@ -421,6 +429,19 @@ class ScriptRun {
     return [{ expected: 'a reliable provisional response (with RSeq) before the PRACK', observed: 'none in its call' }];
   }
 
+  /** `sdp.version`/`sdp.sameMedia`: against the previous SDP the same sender sent in the call. */
+  #sdpHistoryFailures(m: WireMessage, spec: ExpectSpec): CheckFailure[] {
+    const msg = m.message;
+    if (spec.sdp === undefined || msg === null || msg.body.length === 0) return [];
+    let previous: { text: string; index: number } | null = null;
+    for (let i = m.index - 1; i >= this.#startMark && previous === null; i--) {
+      const p = this.#wire.at(i);
+      const x = p.message;
+      if (x !== null && !p.summary.retransmission && x.callId === msg.callId && p.summary.from === m.summary.from && x.body.length > 0 && /application\/sdp/i.test(x.contentType ?? 'application/sdp')) previous = { text: x.bodyText, index: p.index };
+    }
+    return checkSdpHistory(msg.bodyText, previous, spec.sdp);
+  }
+
   /** `afterPrack`: each reliable provisional with SDP the sender sent in the call was PRACKed before this response (RFC 3262 §3). */
   #afterPrackFailures(m: WireMessage, spec: ExpectSpec): CheckFailure[] {
     const res = m.message;
@@ -441,6 +462,65 @@ class ScriptRun {
     if (missing.length === 0) return [];
     const first = missing[0];
     return [{ expected: `the ${res.status} only after the PRACK of the reliable ${first.status} with SDP (RSeq ${first.rseq}, message #${first.index}; RFC 3262 §3)`, observed: `the ${res.status} before that PRACK` }];
+  }
+
+  /**
+   * `prack`: on the trunk, the PRACK of the last reliable provisional (RSeq) to the call's INVITE, from the
+   * party it went to, with its RAck (RFC 3262 §7.2, as the `rack` check), and the 200 to that PRACK.
+   */
+  async #prack(step: Extract<Step, { action: 'prack' }>): Promise<Outcome> {
+    const deadline = performance.now() + step.within;
+    const legs = (): string[] => this.#summary(step.call)?.legs ?? [];
+    for (;;) {
+      const found = this.#prackState(legs());
+      if (found.ok !== undefined) {
+        this.#lastMatch = found.ok.index;
+        return { verdict: 'pass', observed: `${found.ok.label} ${found.ok.summary.from} → ${found.ok.summary.to} (RAck: ${found.rack})`, messageIndex: found.ok.index };
+      }
+      if (performance.now() >= deadline) {
+        return { verdict: 'fail', expected: `${found.expected} within ${step.within} ms`, observed: found.observed, ...(found.messageIndex === undefined ? {} : { messageIndex: found.messageIndex }) };
+      }
+      await sleep(10);
+    }
+  }
+
+  #prackState(legs: string[]): { ok?: WireMessage; rack?: string; expected: string; observed: string; messageIndex?: number } {
+    let reliable: WireMessage | undefined;
+    for (let i = this.#wire.size - 1; i >= this.#startMark; i--) {
+      const p = this.#wire.at(i);
+      const r = p.message;
+      if (p.side !== 'trunk' || p.summary.retransmission || r === null || r.kind !== 'response' || !legs.includes(r.callId)) continue;
+      if (r.status > 100 && r.status < 200 && r.has('rseq') && r.cseq?.method === 'INVITE') {
+        reliable = p;
+        break;
+      }
+    }
+    if (reliable === undefined || reliable.message === null || reliable.message.kind !== 'response') return { expected: 'a reliable provisional response (RSeq) to the INVITE on the trunk, then its PRACK', observed: 'no reliable provisional response in the call' };
+    const res = reliable.message;
+    const want = `${(res.get('rseq') ?? '').trim()} ${res.cseq?.seq ?? '?'} INVITE`;
+    const who = reliable.summary.to;
+    const expected = `PRACK with RAck: ${want} from ${who} (for the ${res.status} of message #${reliable.index})`;
+    let wrong: WireMessage | undefined;
+    for (let i = reliable.index + 1; i < this.#wire.size; i++) {
+      const p = this.#wire.at(i);
+      const x = p.message;
+      if (p.side !== 'trunk' || p.summary.retransmission || x === null || x.kind !== 'request' || x.method !== 'PRACK' || x.callId !== res.callId || p.summary.from !== who) continue;
+      const rack = /^\s*(\d+)\s+(\d+)\s+([A-Za-z]+)\s*$/.exec(x.get('rack') ?? '');
+      if (rack === null || `${rack[1]} ${rack[2]} ${rack[3].toUpperCase()}` !== want) {
+        wrong ??= p;
+        continue;
+      }
+      for (let j = i + 1; j < this.#wire.size; j++) {
+        const q = this.#wire.at(j);
+        const y = q.message;
+        if (q.side !== 'trunk' || q.summary.retransmission || y === null || y.kind !== 'response' || y.callId !== x.callId || y.cseq?.method !== 'PRACK' || y.cseq.seq !== x.cseq?.seq || y.status < 200) continue;
+        if (y.status >= 300) return { expected: `${expected} and 200 (PRACK)`, observed: `${q.label} ${q.summary.from} → ${q.summary.to}`, messageIndex: q.index };
+        return { ok: q, rack: want, expected, observed: '' };
+      }
+      return { expected: `200 (PRACK) to the PRACK of message #${p.index}`, observed: 'no final response to it', messageIndex: p.index };
+    }
+    if (wrong !== undefined) return { expected, observed: `PRACK with RAck: ${wrong.message?.get('rack') ?? '(none)'}`, messageIndex: wrong.index };
+    return { expected, observed: 'none' };
   }
 
   /** What did cross that part of the wire instead, for the verdict. */

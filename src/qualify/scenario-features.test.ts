@@ -68,3 +68,48 @@ test('their mistakes are named by JSON path', () => {
   assert.match(byPath.get('/steps/10/colour') ?? '', /unknown property/);
   assert.match(byPath.get('/steps/11/afterPrack') ?? '', /a response to an INVITE/);
 });
+
+test('prack and refresh parse to steps, with their defaults', () => {
+  const s = parseScenario({
+    id: 'session-timer-x',
+    title: 't',
+    steps: [
+      { action: 'call', from: 'alice', to: '+14255550122' },
+      { action: 'prack' },
+      { action: 'prack', call: 'main', within: 2000, label: 'PRACK' },
+      { action: 'refresh' },
+      { action: 'refresh', side: 'pstn' },
+      { action: 'expect', from: 'peer', request: 'INVITE', sdp: { version: 'same', sameMedia: true } },
+    ],
+  });
+  assert.deepEqual(s.steps[1], { action: 'prack', call: 'main', within: 5000 });
+  assert.deepEqual(s.steps[2], { action: 'prack', call: 'main', within: 2000, label: 'PRACK' });
+  assert.deepEqual(s.steps[3], { action: 'refresh', call: 'main', side: 'lync' });
+  assert.deepEqual(s.steps[4], { action: 'refresh', call: 'main', side: 'pstn' });
+  const sdp = s.steps[5];
+  assert.ok(sdp.action === 'expect');
+  assert.deepEqual(sdp.expect.sdp, { version: 'same', sameMedia: true });
+});
+
+test('prack and refresh mistakes are named by JSON path', () => {
+  const byPath = problems({
+    id: 'session-timer-x',
+    title: 't',
+    steps: [
+      { action: 'prack' },
+      { action: 'call', from: 'alice', to: '+14255550122' },
+      { action: 'prack', within: -1 },
+      { action: 'prack', rack: true },
+      { action: 'refresh', side: 'gateway' },
+      { action: 'refresh', call: 'other' },
+      { action: 'expect', from: 'peer', request: 'INVITE', sdp: { version: 'previous', sameMedia: 'yes' } },
+    ],
+  });
+  assert.match(byPath.get('/steps/0/call') ?? '', /no earlier "call" step placed a call named "main"/);
+  assert.match(byPath.get('/steps/2/within') ?? '', /must be an integer from 0 to 600000/);
+  assert.match(byPath.get('/steps/3/rack') ?? '', /unknown property; expected one of action, label, call, within/);
+  assert.match(byPath.get('/steps/4/side') ?? '', /must be one of lync, pstn/);
+  assert.match(byPath.get('/steps/5/call') ?? '', /no earlier "call" step placed a call named "other"/);
+  assert.match(byPath.get('/steps/6/sdp/version') ?? '', /must be one of same, next/);
+  assert.match(byPath.get('/steps/6/sdp/sameMedia') ?? '', /must be true or false/);
+});

@@ -2,9 +2,10 @@
  * The scenario file: one call script, from either side (a Lync user or a
  * PSTN number behind a peer), whose steps act on the lab (call, answer,
  * hold, resume, hold and resume from the PSTN side, blind and attended
- * transfer, DTMF, cancel, hang up, wait, stop a Mediation Server) or check the wire (a message of a given kind, crossing the trunk
+ * transfer, DTMF, cancel, hang up, wait, stop a Mediation Server, refresh
+ * the session now) or check the wire (a message of a given kind, crossing the trunk
  * or the Lync side, within a time bound, with its status, headers, SDP and
- * timing). Every step gets its own verdict (see runner.ts).
+ * timing; the PRACK of a reliable provisional). Every step gets its own verdict (see runner.ts).
  *
  * `parseScenario()` validates a parsed JSON value and throws a
  * `ScenarioError` listing every problem with its JSON pointer
@@ -35,6 +36,13 @@ export interface SdpCheck {
   telephoneEventFmtp?: string;
   /** SRTP offered (a=crypto). */
   crypto?: boolean;
+  /**
+   * The o= session version against the previous SDP the same sender sent in the call (RFC 3264 §5, §8):
+   * `same` (the session is unchanged), `next` (one more: a new offer).
+   */
+  version?: 'same' | 'next';
+  /** The m= and c= lines (address, port, payload types) are those of the previous SDP the same sender sent in the call. */
+  sameMedia?: boolean;
 }
 
 export interface TimeBound {
@@ -105,6 +113,16 @@ export type Step =
   | { action: 'dtmf'; label?: string; call: string; digits: string; mayFail: boolean }
   | { action: 'wait'; label?: string; ms: number }
   | { action: 'stop-mediation-server'; label?: string; server: string }
+  /**
+   * A session refresh now (RFC 4028): `lync` (default): the Mediation Server re-INVITEs its gateway leg as its
+   * periodic refresh does; `pstn`: the emulated peer re-INVITEs with its SDP unchanged.
+   */
+  | { action: 'refresh'; label?: string; call: string; side: 'lync' | 'pstn' }
+  /**
+   * On the trunk: the PRACK of the last reliable provisional response (RSeq) to the call's INVITE, with
+   * `RAck: <RSeq> <CSeq> INVITE` (RFC 3262 §7.2), and the 200 to that PRACK, within `within` ms.
+   */
+  | { action: 'prack'; label?: string; call: string; within: number }
   | { action: 'expect'; label?: string; expect: ExpectSpec }
   | { action: 'expect-call'; label?: string; call: string; state: CallState[]; status?: number[]; within: number; trunks?: string[]; postDialDelayMs?: TimeBound }
   | ({ action: 'expect-dtmf'; label?: string } & DtmfExpectation);
@@ -161,7 +179,7 @@ export class ScenarioError extends Error {
   }
 }
 
-const ACTIONS = ['call', 'answer', 'hold', 'resume', 'peer-hold', 'peer-resume', 'cancel', 'hangup', 'transfer', 'dtmf', 'wait', 'stop-mediation-server', 'expect', 'early-media', 'expect-call', 'expect-dtmf'] as const;
+const ACTIONS = ['call', 'answer', 'hold', 'resume', 'peer-hold', 'peer-resume', 'cancel', 'hangup', 'transfer', 'dtmf', 'wait', 'stop-mediation-server', 'refresh', 'prack', 'expect', 'early-media', 'expect-call', 'expect-dtmf'] as const;
 const DIRECTIONS: readonly Direction[] = ['sendrecv', 'sendonly', 'recvonly', 'inactive'];
 const STATES: readonly CallState[] = ['ringing', 'early-media', 'connected', 'held', 'ended', 'failed'];
 const RESPONSE_WORDS = ['provisional', 'final', 'any'];
@@ -383,6 +401,16 @@ function parseStep(r: Reader, v: Json, path: string, calls: Set<string>): Step |
       if (o === undefined) return undefined;
       return withLabel({ action, server: r.string(o.server, `${path}/server`, true) ?? '' });
     }
+    case 'refresh': {
+      const o = r.object(v, path, [...common, 'call', 'side']);
+      if (o === undefined) return undefined;
+      return withLabel({ action, call: callRef(o), side: r.oneOf(o.side, `${path}/side`, ['lync', 'pstn'] as const) ?? 'lync' });
+    }
+    case 'prack': {
+      const o = r.object(v, path, [...common, 'call', 'within']);
+      if (o === undefined) return undefined;
+      return withLabel({ action, call: callRef(o), within: r.int(o.within, `${path}/within`, 0, 600_000) ?? 5000 });
+    }
     case 'expect-call': {
       const o = r.object(v, path, [...common, 'call', 'state', 'status', 'within', 'trunks', 'postDialDelayMs']);
       if (o === undefined) return undefined;
@@ -505,7 +533,7 @@ function parseExpect(r: Reader, o: Record<string, Json>, path: string): ExpectSp
     spec.afterPrack = afterPrack;
   }
   if (o.sdp !== undefined) {
-    const s = r.object(o.sdp, `${path}/sdp`, ['present', 'direction', 'codecs', 'firstCodec', 'telephoneEvent', 'telephoneEventFmtp', 'crypto']);
+    const s = r.object(o.sdp, `${path}/sdp`, ['present', 'direction', 'codecs', 'firstCodec', 'telephoneEvent', 'telephoneEventFmtp', 'crypto', 'version', 'sameMedia']);
     if (s !== undefined) {
       const sdp: SdpCheck = {};
       const present = r.bool(s.present, `${path}/sdp/present`);
@@ -529,6 +557,10 @@ function parseExpect(r: Reader, o: Record<string, Json>, path: string): ExpectSp
       if (fmtp !== undefined) sdp.telephoneEventFmtp = fmtp;
       const crypto = r.bool(s.crypto, `${path}/sdp/crypto`);
       if (crypto !== undefined) sdp.crypto = crypto;
+      const version = r.oneOf(s.version, `${path}/sdp/version`, ['same', 'next'] as const);
+      if (version !== undefined) sdp.version = version;
+      const sameMedia = r.bool(s.sameMedia, `${path}/sdp/sameMedia`);
+      if (sameMedia !== undefined) sdp.sameMedia = sameMedia;
       spec.sdp = sdp;
     }
   }

@@ -269,10 +269,20 @@ function CallControls({ call, calls }: { call: CallSummary; calls: readonly Call
       <fieldset className="control-group" aria-label="DTMF">
         <span className="inline-field">
           <input className="dtmf-digits" value={digits} onChange={(e) => setDigits(e.target.value)} placeholder="DTMF" aria-label="DTMF digits" size={6} />
-          <button type="button" disabled={call.state !== 'connected' || !/^[0-9*#A-Da-d]+$/.test(digits)} onClick={() => void act({ action: 'dtmf', digits })}>
+          <button
+            type="button"
+            disabled={(call.state !== 'connected' && call.state !== 'early-media') || !/^[0-9*#A-Da-d]+$/.test(digits)}
+            title="RFC 4733 events on the call's RTP (also during early media, once a 183 brought SDP)"
+            onClick={() => void act({ action: 'dtmf', digits })}
+          >
             Send
           </button>
         </span>
+        {call.dtmfReceived !== undefined && (
+          <output className="dtmf-received" aria-label="DTMF received" title="RFC 4733 digits that reached each end on the wire">
+            {call.dtmfReceived.map((r) => `${nameOf(r.element)}: ${r.digits}`).join(' · ')}
+          </output>
+        )}
       </fieldset>
       <span className="control-group end">
         <button type="button" className="danger" disabled={!live} onClick={() => void act({ action: 'hangup' })}>
