@@ -286,7 +286,8 @@ export async function trial(uas: Uas, transport: Transport, rate: number, second
   }
 }
 
-async function listening(transport: Transport, port: number): Promise<boolean> {
+/** True once a UAS listens on `port` (UDP: bound, read from /proc/net/udp; TCP: accepts). */
+export async function listening(transport: Transport, port: number): Promise<boolean> {
   if (transport === 'udp') {
     // A bound UDP socket shows in /proc/net/udp (127.0.0.1 is 0100007F there); binding the port to test it would race SIPp.
     const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;

@@ -35,6 +35,7 @@ import { readTopologyInput, withFreePorts } from '../src/lync/free-ports.ts';
 import { Lab } from '../src/lync/lab.ts';
 import { parseTopology, type Transport } from '../src/lync/topology.ts';
 import type { CaptureRecord } from '../src/sip/capture.ts';
+import { listening } from './cps.ts';
 import { type ProfileLine, summarizeProfile } from './profile.ts';
 
 export interface FullPathFigure {
@@ -232,8 +233,7 @@ async function sippTrial(transport: 'udp' | 'tcp', rate: number, seconds: number
   try {
     for (let i = 0; i < 50; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      if (transport === 'udp' && i >= 5) break;
-      if (transport === 'tcp' && (await accepts(port))) break;
+      if (await listening(transport, port)) break;
     }
     const [uacCmd, uacArgs] = sippCommand(0, ['-sn', 'uac', '-t', t, '-i', '127.0.0.1', '-p', '0', '-buff_size', '4194304', '-r', String(rate), '-m', String(calls), '-l', String(calls), '-d', '0', '-timeout', `${Math.ceil(seconds + 10)}s`, '-timeout_error', '-nostdin', `127.0.0.1:${port}`]);
     const t0 = performance.now();
@@ -243,17 +243,6 @@ async function sippTrial(transport: 'udp' | 'tcp', rate: number, seconds: number
   } finally {
     uas.kill('SIGKILL');
   }
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect({ host: '127.0.0.1', port });
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
 }
 
 /** The highest passing rate: fixed `rates` in order, or doubling from `start` then bisecting. */

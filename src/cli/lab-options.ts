@@ -11,15 +11,19 @@ export const LAB_OPTION_SPEC = {
   't1-ms': { type: 'string' },
 } as const;
 
-/** Loads the topology file (default `fixtures/topologies/lab.json`), applies `--external` and `--free-ports`. */
-export function loadLabTopology(options: Record<string, string | boolean | string[] | undefined>): Topology {
+/** The topology file as written (`--topology`, default `fixtures/topologies/lab.json`); a usage error when it cannot be read. */
+export function readTopologyFile(options: Record<string, string | boolean | string[] | undefined>): { input: TopologyInput; file: string } {
   const file = typeof options.topology === 'string' ? options.topology : defaultTopologyPath();
-  let input: TopologyInput;
   try {
-    input = JSON.parse(readFileSync(file, 'utf8')) as TopologyInput;
+    return { input: JSON.parse(readFileSync(file, 'utf8')) as TopologyInput, file };
   } catch (error) {
     throw new UsageError(`cannot read the topology ${file}: ${(error as Error).message}`);
   }
+}
+
+/** Loads the topology file (default `fixtures/topologies/lab.json`), applies `--external` and `--free-ports`. */
+export function loadLabTopology(options: Record<string, string | boolean | string[] | undefined>): Topology {
+  let { input, file } = readTopologyFile(options);
   if (options['free-ports'] === true) input = withFreePorts(input);
   const external = (options.external as string[] | undefined) ?? [];
   try {

@@ -12,13 +12,11 @@
  * UI's trace holds every message from the first REGISTER on; the UI server
  * listens on --host (127.0.0.1) and --port (8080; 0 picks a free one).
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { elementSummaries } from '../lync/elements.ts';
 import { Lab, type LabOptions } from '../lync/lab.ts';
-import type { TopologyInput } from '../lync/topology.ts';
 import { intOption, parseArgs, UsageError } from './args.ts';
-import { LAB_OPTION_SPEC, loadLabTopology } from './lab-options.ts';
+import { LAB_OPTION_SPEC, loadLabTopology, readTopologyFile } from './lab-options.ts';
 
 export const DEFAULT_UI_PORT = 8080;
 
@@ -41,7 +39,7 @@ export async function serveCommand(argv: string[], out: (line: string) => void):
 
   // The engine must exist before the lab so that its tap sees the lab's first byte.
   // Suite runs started from the UI use the same topology file (each case on a fresh lab with free ports).
-  const qualifyTopology = withUi && typeof options.topology === 'string' ? { input: JSON.parse(readFileSync(options.topology, 'utf8')) as TopologyInput, source: path.basename(options.topology) } : undefined;
+  const qualifyTopology = withUi && typeof options.topology === 'string' ? { input: readTopologyFile(options).input, source: path.basename(options.topology) } : undefined;
   const prepared = withUi ? (await import('../host/index.ts')).prepareUi({ host: uiHost, port: uiPort, open, out, ...(qualifyTopology ? { qualifyTopology } : {}) }) : null;
   const onEvent: LabOptions['onEvent'] = (event) => {
     prepared?.onEvent(event);

@@ -16,11 +16,11 @@
  * as in the file (the device must reach them); otherwise every port is
  * picked free.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writePcap } from '../formats/pcap.ts';
 import { ExternalOptionError, parseExternalTarget } from '../lync/apply-external.ts';
-import { defaultTopologyPath, parseTopology, type Topology, TopologyError, type TopologyInput } from '../lync/topology.ts';
+import { parseTopology, type Topology, TopologyError, type TopologyInput } from '../lync/topology.ts';
 import { builtInCases, selectCases } from '../qualify/cases.ts';
 import { htmlReport } from '../qualify/report-html.ts';
 import { junitXml } from '../qualify/report-junit.ts';
@@ -28,6 +28,7 @@ import type { CaseResult } from '../qualify/runner.ts';
 import type { Scenario } from '../qualify/scenario.ts';
 import { caseLine, peersOfCase, runSuite, summaryLine } from '../qualify/suite.ts';
 import { intOption, parseArgs, UsageError } from './args.ts';
+import { readTopologyFile } from './lab-options.ts';
 import { originateOptions } from './originate.ts';
 
 /* What `trunklab suite` and `trunklab run` share: the options, loading the topology, writing the reports. */
@@ -96,13 +97,7 @@ function targetOption(options: Options, input: TopologyInput, file: string, exte
 
 /** The topology file as written (each case applies its own settings to it), checked once with --target / --external. */
 export function readTopology(options: Options): { input: TopologyInput; file: string; external: string[]; target: DeviceTarget | null; topology: Topology } {
-  const file = typeof options.topology === 'string' ? options.topology : defaultTopologyPath();
-  let input: TopologyInput;
-  try {
-    input = JSON.parse(readFileSync(file, 'utf8')) as TopologyInput;
-  } catch (error) {
-    throw new UsageError(`cannot read the topology ${file}: ${(error as Error).message}`);
-  }
+  const { input, file } = readTopologyFile(options);
   const external = [...((options.external as string[] | undefined) ?? [])];
   const target = targetOption(options, input, file, external);
   if (target !== null) external.push(`${target.peer}=${target.address}`);
