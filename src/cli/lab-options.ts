@@ -21,9 +21,13 @@ export function readTopologyFile(options: Record<string, string | boolean | stri
   }
 }
 
-/** Loads the topology file (default `fixtures/topologies/lab.json`), applies `--external` and `--free-ports`. */
-export function loadLabTopology(options: Record<string, string | boolean | string[] | undefined>): Topology {
-  let { input, file } = readTopologyFile(options);
+/** Loads the topology file (default `fixtures/topologies/lab.json`, or the one already `read`), applies `--external` and `--free-ports`. */
+export function loadLabTopology(
+  options: Record<string, string | boolean | string[] | undefined>,
+  read: { input: TopologyInput; file: string } = readTopologyFile(options),
+): Topology {
+  let { input } = read;
+  const { file } = read;
   if (options['free-ports'] === true) input = withFreePorts(input);
   const external = (options.external as string[] | undefined) ?? [];
   try {

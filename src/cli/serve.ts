@@ -32,14 +32,17 @@ export async function serveCommand(argv: string[], out: (line: string) => void):
   const withUi = options['no-ui'] !== true;
   const open = (options.open as string[] | undefined) ?? [];
   if (!withUi && open.length > 0) throw new UsageError('--open needs the UI: leave out --no-ui');
-  const topology = loadLabTopology(options);
+  const read = readTopologyFile(options);
+  // The file as written, for suite runs from the UI (each case applies its own settings); taken before the lab edits it.
+  const written = structuredClone(read.input);
+  const topology = loadLabTopology(options, read);
   const t1 = intOption(options['t1-ms'], 't1-ms', 10, 10_000);
   const uiHost = typeof options.host === 'string' ? options.host : '127.0.0.1';
   const uiPort = intOption(options.port, 'port', 0, 65535) ?? DEFAULT_UI_PORT;
 
   // The engine must exist before the lab so that its tap sees the lab's first byte.
   // Suite runs started from the UI use the same topology file (each case on a fresh lab with free ports).
-  const qualifyTopology = withUi && typeof options.topology === 'string' ? { input: readTopologyFile(options).input, source: path.basename(options.topology) } : undefined;
+  const qualifyTopology = withUi && typeof options.topology === 'string' ? { input: written, source: path.basename(options.topology) } : undefined;
   const prepared = withUi ? (await import('../host/index.ts')).prepareUi({ host: uiHost, port: uiPort, open, out, ...(qualifyTopology ? { qualifyTopology } : {}) }) : null;
   const onEvent: LabOptions['onEvent'] = (event) => {
     prepared?.onEvent(event);

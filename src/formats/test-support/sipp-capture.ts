@@ -11,6 +11,7 @@ import { createSocket } from 'node:dgram';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { background, type Background, freePorts, run, sleep, waitForStderr } from './peers.ts';
+import { portBound } from './sipp-run.ts';
 
 const MARKER = Buffer.from('trunklab-capture-flush-marker');
 
@@ -23,19 +24,6 @@ function sendMarker(host: string, port: number): Promise<void> {
       else resolve();
     });
   });
-}
-
-/** True when some socket is bound to `port` (UDP) or listening on it (TCP), per /proc/net. */
-async function portBound(port: number, transport: 'udp' | 'tcp'): Promise<boolean> {
-  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-  for (const f of transport === 'udp' ? ['udp', 'udp6'] : ['tcp', 'tcp6']) {
-    const text = await readFile(`/proc/net/${f}`, 'utf8').catch(() => '');
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length > 3 && cols[1].endsWith(hex) && (transport === 'udp' || cols[3] === '0A')) return true;
-    }
-  }
-  return false;
 }
 
 /** Waits until the uas is ready, so the first INVITE is not lost (and retransmitted). */
